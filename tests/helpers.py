@@ -1,0 +1,28 @@
+"""Helpers for asserting on the whole state of the exchange."""
+
+from django.core.management import call_command
+
+from ledger.audit import run_all
+from ledger.models import Account, JournalEntry, Posting, SupplyChange, Transfer
+
+
+def ledger_state() -> dict:
+    """Everything a failed operation must leave untouched."""
+    return {
+        "accounts": sorted(Account.objects.values_list("id", "currency_id", "user_id", "kind", "balance", "held")),
+        "entries": JournalEntry.objects.count(),
+        "postings": Posting.objects.count(),
+        "transfers": Transfer.objects.count(),
+        "supply_changes": SupplyChange.objects.count(),
+    }
+
+
+def assert_audit_passes() -> None:
+    failures = [(title, violations) for title, violations in run_all() if violations]
+    assert failures == []
+    call_command("audit", stdout=open("/dev/null", "w"))
+
+
+def balance_of(user, currency) -> int:
+    account = Account.objects.filter(user=user, currency=currency, kind=Account.Kind.USER).first()
+    return account.balance if account else 0
