@@ -68,3 +68,24 @@ class MintingRenounced(Conflict):
 class MaxSupplyExceeded(Conflict):
     code = "max_supply_exceeded"
     default_message = "This would pass the currency's maximum supply."
+
+
+class InvalidPrice(DomainError):
+    code = "invalid_price"
+    default_message = "The price is not valid for this market."
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid_quantity"
+    default_message = "The quantity is not valid for this market."
+
+
+class MarketHalted(DomainError):
+    code = "market_halted"
+    status = 503
+    default_message = "Trading on this market is halted."
+
+
+class OrderNotOpen(Conflict):
+    code = "order_not_open"
+    default_message = "The order is already filled, cancelled or rejected."

@@ -5,6 +5,7 @@ already-locked accounts; markets use them for orders.
 """
 
 import re
+from collections.abc import Iterable
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -187,20 +188,39 @@ def system_account(*, currency_id: int, kind: str) -> Account:
 
 
 def journal_post(*, kind: str, legs: list[tuple[Account, int]]) -> JournalEntry:
-    """Write one balanced entry and move the (locked) accounts' balances. Call holding the accounts' locks."""
-    totals: dict[int, int] = {}
-    for account, amount in legs:
-        totals[account.currency_id] = totals.get(account.currency_id, 0) + amount
-    if any(totals.values()):
-        raise AssertionError(f"unbalanced journal entry: {totals}")
-    entry = JournalEntry.objects.create(kind=kind)
-    Posting.objects.bulk_create([Posting(entry=entry, account=account, amount=amount) for account, amount in legs if amount])
-    changed: dict[int, Account] = {}
-    for account, amount in legs:
-        account.balance += amount
-        changed[account.pk] = account
-    Account.objects.bulk_update(changed.values(), ["balance", "held"])
+    """Write one balanced entry and save the moved balances. Call holding the accounts' locks."""
+    [entry] = journal_write(kind=kind, entries=[legs])
+    accounts_save(account for account, _ in legs)
     return entry
+
+
+def journal_write(*, kind: str, entries: list[list[tuple[Account, int]]]) -> list[JournalEntry]:
+    """Write balanced entries (two bulk inserts) and apply them to the locked accounts in memory.
+
+    The caller saves the accounts once with accounts_save, after any hold changes of its own.
+    """
+    for legs in entries:
+        totals: dict[int, int] = {}
+        for account, amount in legs:
+            totals[account.currency_id] = totals.get(account.currency_id, 0) + amount
+        if any(totals.values()):
+            raise AssertionError(f"unbalanced journal entry: {totals}")
+    journal = JournalEntry.objects.bulk_create([JournalEntry(kind=kind) for _ in entries])
+    postings = []
+    for entry, legs in zip(journal, entries, strict=True):
+        for account, amount in legs:
+            if amount:
+                account.balance += amount
+                postings.append(Posting(entry=entry, account=account, amount=amount))
+    Posting.objects.bulk_create(postings)
+    return journal
+
+
+def accounts_save(accounts: Iterable[Account]) -> None:
+    """Save the balance and held of locked accounts in one statement."""
+    unique = {account.pk: account for account in accounts}
+    if unique:
+        Account.objects.bulk_update(unique.values(), ["balance", "held"])
 
 
 def funds_hold(account: Account, amount: int) -> None:

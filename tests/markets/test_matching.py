@@ -180,6 +180,8 @@ CASES = [
          [fill(OWN_MIDDLE[0], 20), fill(OWN_MIDDLE[2], 20)], cancelled=[2], resting=20),
     case("stp/cancel-resting-only-own-left", buy(60, 100, time_in_force=IOC), [ask(1, 100, 20, owner=ALICE)],
          CANCELLED, cancelled=[1], reason="no_liquidity"),
+    case("stp/explicit-cancel-resting-sell", sell(30, 100, stp=CANCEL_RESTING), [bid(5, 110, 20, owner=ALICE), B100],
+         FILLED, [fill(B100, 30)], cancelled=[5]),
     case("stp/cancel-incoming", buy(60, 100, stp=CANCEL_INCOMING), OWN_MIDDLE, CANCELLED,
          [fill(OWN_MIDDLE[0], 20)], reason="self_trade"),
     case("stp/cancel-both", buy(60, 100, stp=CANCEL_BOTH), OWN_MIDDLE, CANCELLED,

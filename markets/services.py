@@ -1,0 +1,595 @@
+"""Market use cases: open a market, place and cancel orders, halt and resume.
+
+Placing an order is one transaction: lock the market row, then every account it touches in key order
+(ledger/locks.py); hold what the order may spend; match (markets/matching.py, pure); write the trades and one
+journal entry per trade; release what is no longer needed; update the orders; bump the book sequence; commit.
+What subscribers hear is sent only after the commit (markets/events.py).
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from exchange.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidPrice,
+    InvalidQuantity,
+    MarketHalted,
+    NotFound,
+    OrderNotOpen,
+    PermissionDenied,
+    ValidationFailed,
+)
+from ledger import services as ledger
+from ledger.models import Account, Currency, JournalEntry
+from ledger.money import MAX_MINOR_UNITS
+from markets import events, matching
+from markets.book import RestingRow, opposite_orders
+from markets.models import OPEN_STATUSES, Market, Order, Trade
+
+MAX_FEE_BPS = 1000
+CLIENT_ORDER_ID_MAX_LENGTH = 64
+
+
+# --- markets ----------------------------------------------------------------------------------------------------
+
+
+def default_steps(base_decimals: int) -> tuple[int, int]:
+    """A lot and tick that keep every trade exact: lot × tick = 10^base_decimals."""
+    lot = 10 ** ((base_decimals + 1) // 2)
+    tick = 10 ** (base_decimals // 2)
+    return lot, tick
+
+
+@transaction.atomic(durable=True)
+def market_create(
+    *,
+    user: User,
+    base: Currency,
+    quote: Currency,
+    tick: int | None = None,
+    lot: int | None = None,
+    min_quantity: int | None = None,
+    maker_fee_bps: int = 0,
+    taker_fee_bps: int = 0,
+) -> Market:
+    """Open a market for an ordered pair that has none yet. Any signed-in user may."""
+    default_lot, default_tick = default_steps(base.decimals)
+    lot = default_lot if lot is None else lot
+    tick = default_tick if tick is None else tick
+    min_quantity = lot if min_quantity is None else min_quantity
+    errors: dict[str, list[str]] = {}
+    if base.pk == quote.pk:
+        errors["quote"] = ["A market needs two different currencies."]
+    for name, value in (("tick", tick), ("lot", lot), ("min_quantity", min_quantity)):
+        if not _is_int(value) or not 0 < value <= MAX_MINOR_UNITS:
+            errors[name] = ["Must be a positive amount."]
+    for name, value in (("maker_fee_bps", maker_fee_bps), ("taker_fee_bps", taker_fee_bps)):
+        if not _is_int(value) or not 0 <= value <= MAX_FEE_BPS:
+            errors[name] = [f"Fees are whole basis points from 0 to {MAX_FEE_BPS}."]
+    if not errors:
+        if (lot * tick) % 10**base.decimals:
+            errors["tick"] = [
+                f"lot × tick must be a multiple of {10**base.decimals} so every trade moves whole minor units."
+            ]
+        if min_quantity % lot or min_quantity < lot:
+            errors["min_quantity"] = ["The minimum must be a whole number of lots."]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    symbol = f"{base.code}-{quote.code}"
+    try:
+        with transaction.atomic():
+            market = Market.objects.create(
+                symbol=symbol,
+                base=base,
+                quote=quote,
+                tick=tick,
+                lot=lot,
+                min_quantity=min_quantity,
+                maker_fee_bps=maker_fee_bps,
+                taker_fee_bps=taker_fee_bps,
+                created_by=user,
+            )
+    except IntegrityError:
+        raise Conflict(f"The market {symbol} exists already.", fields={"base": ["This pair has a market."]}) from None
+    for currency in (base, quote):
+        ledger.system_account(currency_id=currency.pk, kind=Account.Kind.FEE)
+    return market
+
+
+@transaction.atomic(durable=True)
+def market_set_status(*, user: User, market: Market, halted: bool, reason: str = "") -> Market:
+    """Halt or resume trading (staff only). Open orders stay; nothing matches while halted."""
+    if not user.is_staff:
+        raise PermissionDenied("Only staff can halt or resume a market.")
+    return market_halt_locked(market_id=market.pk, halted=halted, reason=reason)
+
+
+def market_halt_locked(*, market_id: int, halted: bool, reason: str) -> Market:
+    """Set a market's status under its lock. Call inside a transaction (the audit uses it too)."""
+    market = Market.objects.select_for_update().get(pk=market_id)
+    market.status = Market.Status.HALTED if halted else Market.Status.OPEN
+    market.halt_reason = reason[:200] if halted else ""
+    market.save(update_fields=["status", "halt_reason"])
+    return market
+
+
+# --- orders -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A validated order, in minor units."""
+
+    side: str
+    type: str
+    quantity: int | None = None
+    price: int | None = None
+    quote_budget: int | None = None
+    time_in_force: str = Order.TimeInForce.GTC
+    post_only: bool = False
+    self_trade: str = Order.SelfTrade.CANCEL_RESTING
+    client_order_id: str | None = None
+
+
+def order_check(*, market: Market, request: OrderRequest) -> int:
+    """Check an order against the market's filters; return what it must hold (quote for buys, base for sells)."""
+    if not market.is_open:
+        raise MarketHalted(f"Trading on {market.symbol} is halted. {market.halt_reason}".strip())
+    r = request
+    if r.side not in Order.Side.values:
+        raise ValidationFailed(fields={"side": ["Use buy or sell."]})
+    if r.type not in Order.Type.values:
+        raise ValidationFailed(fields={"type": ["Use limit or market."]})
+    if r.time_in_force not in Order.TimeInForce.values:
+        raise ValidationFailed(fields={"time_in_force": ["Use gtc, ioc or fok."]})
+    if r.self_trade not in Order.SelfTrade.values:
+        raise ValidationFailed(fields={"self_trade": [f"Use one of {', '.join(Order.SelfTrade.values)}."]})
+    if r.client_order_id is not None and not 0 < len(r.client_order_id) <= CLIENT_ORDER_ID_MAX_LENGTH:
+        raise ValidationFailed(fields={"client_order_id": ["Use 1 to 64 characters."]})
+    if r.post_only and (r.type != Order.Type.LIMIT or r.time_in_force != Order.TimeInForce.GTC):
+        raise ValidationFailed(fields={"post_only": ["Post-only goes with good-till-cancelled limit orders."]})
+    if r.quantity is not None:
+        _check_quantity(market, r.quantity)
+    if r.type == Order.Type.LIMIT:
+        if r.quantity is None:
+            raise InvalidQuantity("A limit order needs a quantity.", fields={"quantity": ["Required."]})
+        if r.quote_budget is not None:
+            raise ValidationFailed(fields={"quote_budget": ["Only market buys take a budget."]})
+        _check_price(market, r.price)
+        reserve = r.quantity * r.price // 10**market.base.decimals if r.side == Order.Side.BUY else r.quantity
+    else:
+        if r.price is not None:
+            raise InvalidPrice("A market order takes no price.", fields={"price": ["Leave it out for market orders."]})
+        if r.side == Order.Side.SELL:
+            if r.quantity is None:
+                raise InvalidQuantity("A market sell needs a quantity.", fields={"quantity": ["Required."]})
+            if r.quote_budget is not None:
+                raise ValidationFailed(fields={"quote_budget": ["Only market buys take a budget."]})
+            reserve = r.quantity
+        else:
+            if not _is_int(r.quote_budget) or not 0 < r.quote_budget <= MAX_MINOR_UNITS:
+                raise ValidationFailed(
+                    "A market buy needs a quote budget: the most it may spend.",
+                    fields={"quote_budget": ["Required: the most this order may spend."]},
+                )
+            if r.time_in_force == Order.TimeInForce.FOK and r.quantity is None:
+                raise InvalidQuantity("Fill-or-kill needs a quantity.", fields={"quantity": ["Required with fok."]})
+            reserve = r.quote_budget
+    if reserve > MAX_MINOR_UNITS:
+        raise InvalidQuantity("The order is too large.", fields={"quantity": ["Too large."]})
+    return reserve
+
+
+def order_test(*, user: User, market: Market, request: OrderRequest) -> int:
+    """Validate an order fully, funds included, without placing it. Returns what it would hold."""
+    reserve = order_check(market=market, request=request)
+    pays_in = market.quote_id if request.side == Order.Side.BUY else market.base_id
+    account = Account.objects.filter(user=user, currency_id=pays_in, kind=Account.Kind.USER).first()
+    available = account.available if account else 0
+    if available < reserve:
+        raise InsufficientFunds(_insufficient_message(market, request.side, available))
+    return reserve
+
+
+@transaction.atomic(durable=True)
+def order_place(*, user: User, market_id: int, request: OrderRequest) -> Order:
+    """Place an order: hold, match, settle every trade, rest or close the remainder — all or nothing."""
+    market = _lock_market(market_id)
+    reserve = order_check(market=market, request=request)
+    if request.client_order_id is not None:
+        earlier = Order.objects.filter(user=user, client_order_id=request.client_order_id).first()
+        if earlier is not None:
+            return _replay(earlier, market, request)
+    settlement = _Settlement(market=market, user=user, request=request, reserve=reserve)
+    return settlement.run()
+
+
+@transaction.atomic(durable=True)
+def order_cancel(*, user: User, order_id: int) -> Order:
+    """Cancel one of the user's open orders and release exactly what it still held."""
+    market_id = Order.objects.filter(pk=order_id, user=user).values_list("market_id", flat=True).first()
+    if market_id is None:
+        raise NotFound("There is no such order.", fields={"order": ["No such order."]})
+    market = _lock_market(market_id)
+    order = Order.objects.get(pk=order_id)  # re-read under the market lock
+    if not order.is_open:
+        raise OrderNotOpen(f"The order is {order.get_status_display().lower()} and cannot be cancelled.")
+    [cancelled] = _cancel_locked(market, [order], reason="cancelled")
+    return cancelled
+
+
+@transaction.atomic(durable=True)
+def orders_cancel_all(*, user: User, market_id: int) -> list[Order]:
+    """Cancel all of the user's open orders in a market."""
+    market = _lock_market(market_id)
+    orders = list(Order.objects.filter(market=market, user=user, status__in=OPEN_STATUSES).order_by("id"))
+    return _cancel_locked(market, orders, reason="cancelled") if orders else []
+
+
+# --- settlement -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Settlement:
+    """One order's settlement, step by step, inside order_place's transaction and under its market lock."""
+
+    market: Market
+    user: User
+    request: OrderRequest
+    reserve: int
+    resting_rows: dict[int, RestingRow] = field(default_factory=dict)
+    accounts: dict[tuple, Account] = field(default_factory=dict)
+
+    def run(self) -> Order:
+        market, request = self.market, self.request
+        self._ensure_own_accounts()
+        result = matching.match(self._incoming(), self._opposite(), self._rules())
+        if result.outcome == matching.Outcome.REJECTED:
+            return self._save_taker(result, reserved=0, fees=0)
+        self._lock_accounts(result)
+        pays = self._account(self.user.pk, market.quote_id if request.side == "buy" else market.base_id)
+        if pays.available < self.reserve:
+            raise InsufficientFunds(_insufficient_message(market, request.side, pays.available))
+        now = timezone.now()
+        changed_levels: set[tuple[str, int]] = set()
+        cancelled = self._cancel_self_trades(result, changed_levels)
+        taker_reserved = self._taker_reserved_after(result)
+        pays.held += taker_reserved
+        trades, entries, taker_fees = self._settle_fills(result, changed_levels)
+        taker = self._save_taker(result, reserved=taker_reserved, fees=taker_fees)
+        if result.resting_quantity:
+            changed_levels.add((request.side, request.price))
+        journal = ledger.journal_write(kind=JournalEntry.Kind.TRADE, entries=entries)
+        for trade, entry in zip(trades, journal, strict=True):
+            trade.entry, trade.taker_order, trade.created_at = entry, taker, now
+        Trade.objects.bulk_create(trades)
+        ledger.accounts_save(self.accounts.values())
+        makers = self._save_makers(result, cancelled)
+        if trades:
+            _record_candle(market, trades, now)
+        _publish_book_change(
+            market, changed_levels, trades=trades, orders=[taker, *makers], accounts=self.accounts.values()
+        )
+        return taker
+
+    # The steps, in the order run() takes them.
+
+    def _rules(self) -> matching.Rules:
+        return matching.Rules(base_scale=10**self.market.base.decimals, lot=self.market.lot, tick=self.market.tick)
+
+    def _incoming(self) -> matching.Incoming:
+        r = self.request
+        return matching.Incoming(
+            order_id=0,
+            owner_id=self.user.pk,
+            side=matching.Side(r.side),
+            price=r.price,
+            quantity=r.quantity,
+            quote_budget=r.quote_budget,
+            time_in_force=matching.TimeInForce(r.time_in_force),
+            post_only=r.post_only,
+            stp=matching.SelfTradePrevention(r.self_trade),
+        )
+
+    def _opposite(self):
+        limit = self.request.price if self.request.type == Order.Type.LIMIT else None
+        return opposite_orders(
+            market_id=self.market.pk, taker_side=self.request.side, limit_price=limit, rows=self.resting_rows
+        )
+
+    def _ensure_own_accounts(self) -> None:
+        """The taker gets accounts in both currencies, so a maker always has somewhere to receive."""
+        have = set(
+            Account.objects.filter(
+                user=self.user, kind=Account.Kind.USER, currency_id__in=(self.market.base_id, self.market.quote_id)
+            ).values_list("currency_id", flat=True)
+        )
+        for currency_id in (self.market.base_id, self.market.quote_id):
+            if currency_id not in have:
+                Account.objects.get_or_create(user=self.user, currency_id=currency_id, kind=Account.Kind.USER)
+
+    def _lock_accounts(self, result: matching.MatchResult) -> None:
+        """Lock the taker's, every maker's and (with fees) the fee accounts, all in key order, in one query."""
+        market = self.market
+        user_ids = {self.user.pk} | {fill.maker_owner_id for fill in result.fills}
+        wanted = Q(kind=Account.Kind.USER, user_id__in=user_ids, currency_id__in=(market.base_id, market.quote_id))
+        if result.fills and (market.maker_fee_bps or market.taker_fee_bps):
+            wanted |= Q(kind=Account.Kind.FEE, currency_id__in=(market.base_id, market.quote_id))
+        locked = Account.objects.select_for_update(of=("self",)).filter(wanted).order_by("pk")
+        for account in locked:
+            self.accounts[(account.user_id, account.currency_id)] = account
+
+    def _account(self, user_id: int | None, currency_id: int) -> Account:
+        return self.accounts[(user_id, currency_id)]
+
+    def _cancel_self_trades(self, result, changed_levels) -> list[RestingRow]:
+        rows = [self.resting_rows[order_id] for order_id in result.cancelled_resting]
+        for row in rows:
+            currency_id = self.market.quote_id if row.side == "buy" else self.market.base_id
+            ledger.funds_release(self._account(row.user_id, currency_id), row.reserved)
+            changed_levels.add((row.side, row.price))
+        return rows
+
+    def _taker_reserved_after(self, result: matching.MatchResult) -> int:
+        if not result.resting_quantity:
+            return 0
+        if self.request.side == "buy":
+            return result.resting_quantity * self.request.price // 10**self.market.base.decimals
+        return result.resting_quantity
+
+    def _settle_fills(self, result, changed_levels) -> tuple[list[Trade], list[list[tuple[Account, int]]], int]:
+        """Build each trade and its journal entry (both legs and fees); move the makers' holds."""
+        market, taker_id = self.market, self.user.pk
+        taker_buys = self.request.side == "buy"
+        base_id, quote_id = market.base_id, market.quote_id
+        trades, entries, taker_fees = [], [], 0
+        for fill in result.fills:
+            row = self.resting_rows[fill.maker_order_id]
+            buyer_id, seller_id = (taker_id, fill.maker_owner_id) if taker_buys else (fill.maker_owner_id, taker_id)
+            buyer_bps, seller_bps = (
+                (market.taker_fee_bps, market.maker_fee_bps) if taker_buys else (market.maker_fee_bps, market.taker_fee_bps)
+            )
+            buyer_fee = fill.quantity * buyer_bps // 10_000
+            seller_fee = fill.quote_amount * seller_bps // 10_000
+            legs = [
+                (self._account(buyer_id, quote_id), -fill.quote_amount),
+                (self._account(seller_id, quote_id), fill.quote_amount - seller_fee),
+                (self._account(seller_id, base_id), -fill.quantity),
+                (self._account(buyer_id, base_id), fill.quantity - buyer_fee),
+            ]
+            if seller_fee:
+                legs.append((self._account(None, quote_id), seller_fee))
+            if buyer_fee:
+                legs.append((self._account(None, base_id), buyer_fee))
+            entries.append(legs)
+            # The maker spends from its hold; the taker's spending never touched its hold beyond what rests.
+            maker_spent = fill.quote_amount if row.side == "buy" else fill.quantity
+            ledger.funds_release(self._account(row.user_id, quote_id if row.side == "buy" else base_id), maker_spent)
+            row.reserved -= maker_spent
+            row.filled_quantity += fill.quantity
+            row.filled_quote += fill.quote_amount
+            row.fees_paid += buyer_fee if row.side == "buy" else seller_fee
+            taker_fees += seller_fee if taker_buys else buyer_fee
+            changed_levels.add((row.side, row.price))
+            trades.append(
+                Trade(
+                    market=market,
+                    price=fill.price,
+                    quantity=fill.quantity,
+                    quote_amount=fill.quote_amount,
+                    taker_side=self.request.side,
+                    maker_order_id=row.order_id,
+                    buyer_id=buyer_id,
+                    seller_id=seller_id,
+                    buyer_fee=buyer_fee,
+                    seller_fee=seller_fee,
+                )
+            )
+        return trades, entries, taker_fees
+
+    def _save_taker(self, result: matching.MatchResult, *, reserved: int, fees: int) -> Order:
+        r = self.request
+        status = {
+            matching.Outcome.RESTING: Order.Status.PARTIALLY_FILLED if result.fills else Order.Status.OPEN,
+            matching.Outcome.FILLED: Order.Status.FILLED,
+            matching.Outcome.CANCELLED: Order.Status.CANCELLED,
+            matching.Outcome.REJECTED: Order.Status.REJECTED,
+        }[result.outcome]
+        fields = dict(
+            market=self.market,
+            user=self.user,
+            client_order_id=r.client_order_id,
+            side=r.side,
+            type=r.type,
+            time_in_force=r.time_in_force,
+            post_only=r.post_only,
+            self_trade=r.self_trade,
+            price=r.price,
+            quantity=r.quantity,
+            quote_budget=r.quote_budget,
+            filled_quantity=result.filled_quantity,
+            filled_quote=result.quote_total,
+            fees_paid=fees,
+            reserved=reserved,
+            status=status,
+            reason=result.reason or "",
+        )
+        if r.client_order_id is None:
+            return Order.objects.create(**fields)
+        try:
+            with transaction.atomic():  # another market may be placing the same client order id right now
+                return Order.objects.create(**fields)
+        except IntegrityError:
+            raise IdempotencyConflict("This client order id is in use by another order.") from None
+
+    def _save_makers(self, result: matching.MatchResult, cancelled: list[RestingRow]) -> list[Order]:
+        now = timezone.now()
+        orders = []
+        for fill in result.fills:
+            row = self.resting_rows[fill.maker_order_id]
+            status = Order.Status.FILLED if row.filled_quantity == row.quantity else Order.Status.PARTIALLY_FILLED
+            orders.append(_order_update(row, status=status, reason="", now=now))
+        for row in cancelled:
+            row.reserved = 0
+            orders.append(_order_update(row, status=Order.Status.CANCELLED, reason="self_trade", now=now))
+        unique = list({order.pk: order for order in orders}.values())  # a maker filled twice keeps its last state
+        if unique:
+            Order.objects.bulk_update(
+                unique, ["filled_quantity", "filled_quote", "fees_paid", "reserved", "status", "reason", "updated_at"]
+            )
+        return unique
+
+
+def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
+    return Order(
+        pk=row.order_id,
+        user_id=row.user_id,
+        side=row.side,
+        price=row.price,
+        quantity=row.quantity,
+        filled_quantity=row.filled_quantity,
+        filled_quote=row.filled_quote,
+        fees_paid=row.fees_paid,
+        reserved=row.reserved,
+        status=status,
+        reason=reason,
+        updated_at=now,
+    )
+
+
+def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[Order]:
+    """Cancel open orders of one user under the market lock, releasing exactly what each still held."""
+    user_id = orders[0].user_id
+    wanted = {market.quote_id if order.side == "buy" else market.base_id for order in orders}
+    accounts = {
+        account.currency_id: account
+        for account in Account.objects.select_for_update(of=("self",))
+        .filter(user_id=user_id, kind=Account.Kind.USER, currency_id__in=wanted)
+        .order_by("pk")
+    }
+    now = timezone.now()
+    changed_levels = set()
+    for order in orders:
+        ledger.funds_release(accounts[market.quote_id if order.side == "buy" else market.base_id], order.reserved)
+        order.reserved, order.status, order.reason, order.updated_at = 0, Order.Status.CANCELLED, reason, now
+        changed_levels.add((order.side, order.price))
+    ledger.accounts_save(accounts.values())
+    Order.objects.bulk_update(orders, ["reserved", "status", "reason", "updated_at"])
+    _publish_book_change(market, changed_levels, trades=[], orders=orders, accounts=accounts.values())
+    return orders
+
+
+def _publish_book_change(market: Market, levels: set[tuple[str, int]], *, trades, orders, accounts) -> None:
+    """Bump the book's sequence and schedule, for after the commit, the deltas with their new level totals."""
+    if levels:
+        market.sequence += 1
+        Market.objects.filter(pk=market.pk).update(sequence=market.sequence)
+    totals = _level_totals(market, levels)
+    events.on_commit_publish(
+        market=market, levels=totals, trades=trades, orders=orders, accounts=[a for a in accounts if a.user_id]
+    )
+
+
+def _level_totals(market: Market, levels: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """The new total quantity of each changed price level, in one query (0 = the level is gone)."""
+    if not levels:
+        return []
+    condition = Q()
+    for side, price in levels:
+        condition |= Q(side=side, price=price)
+    rows = (
+        Order.objects.filter(condition, market=market, status__in=OPEN_STATUSES)
+        .values("side", "price")
+        .annotate(total=Sum("quantity") - Sum("filled_quantity"))
+    )
+    totals = {(row["side"], row["price"]): row["total"] for row in rows}
+    return sorted((side, price, totals.get((side, price), 0)) for side, price in levels)
+
+
+def _record_candle(market: Market, trades: list[Trade], now) -> None:
+    """Fold this order's trades into the current one-minute candle with one upsert (under the market lock)."""
+    start = now.replace(second=0, microsecond=0)
+    prices = [trade.price for trade in trades]
+    volume = sum(trade.quantity for trade in trades)
+    quote_volume = sum(trade.quote_amount for trade in trades)
+    table = "markets_candle"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (market_id, start, open, high, low, close, volume, quote_volume, trades)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (market_id, start) DO UPDATE SET
+                high = CASE WHEN excluded.high > {table}.high THEN excluded.high ELSE {table}.high END,
+                low = CASE WHEN excluded.low < {table}.low THEN excluded.low ELSE {table}.low END,
+                close = excluded.close,
+                volume = {table}.volume + excluded.volume,
+                quote_volume = {table}.quote_volume + excluded.quote_volume,
+                trades = {table}.trades + excluded.trades
+            """,
+            [market.pk, start, prices[0], max(prices), min(prices), prices[-1], volume, quote_volume, len(trades)],
+        )
+
+
+def _lock_market(market_id: int) -> Market:
+    try:
+        return Market.objects.select_for_update(of=("self",)).select_related("base", "quote").get(pk=market_id)
+    except Market.DoesNotExist:
+        raise NotFound("There is no such market.", fields={"market": ["No such market."]}) from None
+
+
+def _replay(earlier: Order, market: Market, request: OrderRequest) -> Order:
+    """A retried placement with the same client order id returns the first order, if it asked for the same."""
+    same = (
+        earlier.market_id == market.pk
+        and (earlier.side, earlier.type, earlier.price, earlier.quantity, earlier.quote_budget)
+        == (request.side, request.type, request.price, request.quantity, request.quote_budget)
+        and (earlier.time_in_force, earlier.post_only, earlier.self_trade)
+        == (request.time_in_force, request.post_only, request.self_trade)
+    )
+    if not same:
+        raise IdempotencyConflict("This client order id was used for a different order.")
+    return earlier
+
+
+def _check_quantity(market: Market, quantity) -> None:
+    base = market.base
+    if not _is_int(quantity) or not 0 < quantity <= MAX_MINOR_UNITS:
+        raise InvalidQuantity("The quantity must be positive.", fields={"quantity": ["Must be positive."]})
+    if quantity % market.lot:
+        step = base.format(market.lot)
+        raise InvalidQuantity(
+            f"The quantity must be a multiple of the lot size, {step} {base.code}.",
+            fields={"quantity": [f"Use a multiple of {step}."]},
+        )
+    if quantity < market.min_quantity:
+        least = base.format(market.min_quantity)
+        raise InvalidQuantity(
+            f"The smallest order is {least} {base.code}.", fields={"quantity": [f"At least {least}."]}
+        )
+
+
+def _check_price(market: Market, price) -> None:
+    quote = market.quote
+    if not _is_int(price) or not 0 < price <= MAX_MINOR_UNITS:
+        raise InvalidPrice("A limit order needs a positive price.", fields={"price": ["Must be positive."]})
+    if price % market.tick:
+        step = quote.format(market.tick)
+        raise InvalidPrice(
+            f"The price must be a multiple of the tick, {step} {quote.code}.",
+            fields={"price": [f"Use a multiple of {step}."]},
+        )
+
+
+def _insufficient_message(market: Market, side: str, available: int) -> str:
+    currency = market.quote if side == Order.Side.BUY else market.base
+    return f"Not enough {currency.code}: {currency.format(available)} available."
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
