@@ -1,10 +1,12 @@
 """Forms of the banking pages. Amounts are typed as decimal text and parsed with the currency's decimals."""
 
+import re
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from exchange.errors import DomainError
-from ledger.models import Currency
+from ledger.models import CURRENCY_CODE_PATTERN, Currency
 from ledger.money import MAX_DECIMALS, parse_amount
 
 
@@ -24,7 +26,10 @@ class CurrencyCreateForm(forms.Form):
     )
 
     def clean_code(self):
-        return self.cleaned_data["code"].strip().upper()
+        code = self.cleaned_data["code"].strip().upper()
+        if not re.fullmatch(CURRENCY_CODE_PATTERN, code):
+            raise forms.ValidationError("Use 2 to 12 letters or digits, such as GOLD.")
+        return code
 
     def clean(self):
         cleaned = super().clean()

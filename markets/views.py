@@ -1,16 +1,153 @@
-"""The trading pages."""
+"""The trading pages.
+
+Each page is rendered with the state it shows embedded as JSON (one `json_script`), in the shapes the REST API and
+the websocket speak, so the browser draws it at once without a round of API calls, and the same JavaScript that
+applies live updates draws the first frame. Amounts are decimal strings, as everywhere outside the database.
+"""
 
 from django.shortcuts import render
+from django.urls import reverse
 
+from ledger.selectors import balances_for
 from markets import selectors
-from markets.models import Market
+from markets.events import order_payload, trade_payload
+from markets.models import Market, Order
+
+BOOK_DEPTH = 50
+TAPE_LENGTH = 50
+CHART_INTERVAL = "1m"
+CHART_BARS = 300
+HISTORY_LENGTH = 50
 
 
 def market_list(request):
-    markets = Market.objects.select_related("base", "quote")
-    return render(request, "markets/market_list.html", {"markets": markets})
+    markets = list(selectors.market_list())
+    tickers = selectors.tickers(markets=markets)
+    rows = [(market, ticker_data(tickers[market.pk])) for market in markets]
+    return render(request, "markets/market_list.html", {"rows": rows, "state": {"tickers": [t for _, t in rows]}})
 
 
 def market_detail(request, symbol: str):
     market = selectors.market_get(symbol=symbol)
-    return render(request, "markets/market.html", {"market": market})
+    state = {
+        "market": market_data(market),
+        "ticker": ticker_data(selectors.ticker(market=market)),
+        "book": book_data(market),
+        "trades": [trade_payload(trade, market) for trade in selectors.recent_trades(market=market, limit=TAPE_LENGTH)],
+        "interval": CHART_INTERVAL,
+        "candles": [
+            bar_data(bar, market) for bar in selectors.candles(market=market, interval=CHART_INTERVAL, limit=CHART_BARS)
+        ],
+        "user": None,
+    }
+    if request.user.is_authenticated:
+        state["user"] = private_data(request.user, market)
+    context = {"market": market, "ticker": state["ticker"], "state": state, "login_url": _login_url(request)}
+    return render(request, "markets/market.html", context)
+
+
+def market_data(market: Market) -> dict:
+    base, quote = market.base, market.quote
+    return {
+        "symbol": market.symbol,
+        "status": market.status,
+        "halt_reason": market.halt_reason,
+        "base": {"code": base.code, "decimals": base.decimals},
+        "quote": {"code": quote.code, "decimals": quote.decimals},
+        "tick": quote.format(market.tick),
+        "lot": base.format(market.lot),
+        "min_quantity": base.format(market.min_quantity),
+        "maker_fee_bps": market.maker_fee_bps,
+        "taker_fee_bps": market.taker_fee_bps,
+    }
+
+
+def ticker_data(ticker: selectors.Ticker) -> dict:
+    """A ticker with prices in the quote currency and volume in the base currency."""
+    market = ticker.market
+    price = lambda value: None if value is None else market.quote.format(value)  # noqa: E731
+    return {
+        "market": market.symbol,
+        "last": price(ticker.last),
+        "best_bid": price(ticker.best_bid),
+        "best_ask": price(ticker.best_ask),
+        "open": price(ticker.open),
+        "high": price(ticker.high),
+        "low": price(ticker.low),
+        "volume": market.base.format(ticker.volume),
+        "quote_volume": market.quote.format(ticker.quote_volume),
+        "change_bps": ticker.change_bps,
+    }
+
+
+def book_data(market: Market) -> dict:
+    snapshot = selectors.book_snapshot(market=market, depth=BOOK_DEPTH)
+    levels = lambda rows: [[market.quote.format(p), market.base.format(q)] for p, q in rows]  # noqa: E731
+    return {"sequence": snapshot.sequence, "bids": levels(snapshot.bids), "asks": levels(snapshot.asks)}
+
+
+def bar_data(bar: selectors.Bar, market: Market) -> dict:
+    """A candle as the chart takes it: time in seconds since the epoch (UTC)."""
+    return {
+        "time": int(bar.start.timestamp()),
+        "open": market.quote.format(bar.open),
+        "high": market.quote.format(bar.high),
+        "low": market.quote.format(bar.low),
+        "close": market.quote.format(bar.close),
+        "volume": market.base.format(bar.volume),
+    }
+
+
+def order_data(order: Order, market: Market) -> dict:
+    """An order as its owner sees it: the websocket's fields plus what the history table shows."""
+    return {
+        **order_payload(order, market),
+        "type": order.type,
+        "time_in_force": order.time_in_force,
+        "post_only": order.post_only,
+        "quote_budget": market.quote.format(order.quote_budget) if order.quote_budget is not None else None,
+        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def fill_data(trade, market: Market, user) -> dict:
+    """One of the user's trades, from their side: what they bought or sold, at what price, and the fee they paid."""
+    side = "buy" if trade.buyer_id == user.pk else "sell"
+    fee = market.base.format(trade.buyer_fee) if side == "buy" else market.quote.format(trade.seller_fee)
+    return {
+        **trade_payload(trade, market),
+        "side": side,
+        "liquidity": "taker" if trade.taker_side == side else "maker",
+        "fee": fee,
+        "fee_currency": market.base.code if side == "buy" else market.quote.code,
+    }
+
+
+def private_data(user, market: Market) -> dict:
+    accounts = {a.currency_id: a for a in balances_for(user=user).filter(currency__in=[market.base, market.quote])}
+    balances = []
+    for currency in (market.base, market.quote):
+        account = accounts.get(currency.pk)
+        balance, held = (account.balance, account.held) if account else (0, 0)
+        balances.append(
+            {
+                "currency": currency.code,
+                "balance": currency.format(balance),
+                "held": currency.format(held),
+                "available": currency.format(balance - held),
+            }
+        )
+    return {
+        "username": user.username,
+        "balances": balances,
+        "open_orders": [order_data(o, market) for o in selectors.orders_for(user=user, market=market, open_only=True)],
+        "closed_orders": [
+            order_data(o, market)
+            for o in selectors.orders_for(user=user, market=market, open_only=False)[:HISTORY_LENGTH]
+        ],
+        "fills": [fill_data(t, market, user) for t in selectors.fills_for(user=user, market=market)[:HISTORY_LENGTH]],
+    }
+
+
+def _login_url(request) -> str:
+    return f"{reverse('login')}?next={request.path}"

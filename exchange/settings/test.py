@@ -11,3 +11,6 @@ STORAGES = {
 # Concurrency tests run many threads, each with its own connection, beside the test's own.
 if "pool" in DATABASES["default"].get("OPTIONS", {}):  # noqa: F405
     DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 24  # noqa: F405
+
+# Tests serve static files through the finders; there is no collected folder.
+STATIC_ROOT = None
