@@ -7,7 +7,11 @@ register = template.Library()
 
 @register.simple_tag
 def amount(minor_units, currency) -> str:
-    """Minor units shown as a decimal string in the currency's precision."""
+    """Minor units shown in the currency's precision, with thousands separators for reading."""
     if minor_units is None:
         return ""
-    return format_amount(minor_units, currency.decimals)
+    text = format_amount(minor_units, currency.decimals)
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, _, fraction = text.partition(".")
+    grouped = f"{int(whole):,}"
+    return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"

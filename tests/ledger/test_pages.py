@@ -24,11 +24,11 @@ def test_public_pages_render_for_a_visitor(client, buck, name):
 
 
 def test_currency_page_shows_supply_and_the_public_mint_record(client, alice, buck):
-    fund(alice, buck, 12_345)
+    fund(alice, buck, 123_456_789)
     response = client.get(reverse("currency_detail", args=["BUCK"]))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "123.45" in body and "Mint and burn record" in body
+    assert "1,234,567.89" in body and "Mint and burn record" in body
     assert "Renounce minting" not in body  # visitors get no issuer controls
 
 
