@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from exchange.settings.env import (
+    cache_from_env,
     channel_layer_from_env,
     database_from_env,
     env_bool,
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "ledger",
     "markets",
     "realtime",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -99,12 +101,24 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ScopedAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "exchange.api_errors.exception_handler",
     "STRICT_JSON": True,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.IpRateThrottle", "api.throttling.KeyRateThrottle"],
 }
+# Requests per API key (or session user) and per client address; read per request, so tests can change them.
+API_RATE_LIMITS = {"key": env_str("API_RATE_KEY", "1200/min"), "ip": env_str("API_RATE_IP", "2400/min")}
+API_IDEMPOTENCY_WAIT_SECONDS = 10  # how long a duplicate waits for the first request before answering 409
+API_KEY_PEPPER = env_str("API_KEY_PEPPER", "")  # derives API key secrets; empty = SECRET_KEY
+# Throttle counts and seen signatures: per process by default; CACHE_URL=redis://... shares them between processes.
+CACHES = {"default": cache_from_env()}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exchange API",
@@ -115,6 +129,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SideEnum": "markets.models.Order.Side"},
+    # Adds the signing guide and conventions (api/schema.py) to the description.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.describe"],
 }
 
 LOGGING = {

@@ -18,6 +18,11 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in TRUE_WORDS
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else int(value)
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -55,3 +60,11 @@ def channel_layer_from_env() -> dict:
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [url], "capacity": 1000, "expiry": 30},
     }
+
+
+def cache_from_env() -> dict:
+    """Redis when CACHE_URL is set (shared by every process), else the per-process memory cache."""
+    url = os.environ.get("CACHE_URL")
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}

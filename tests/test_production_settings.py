@@ -1,0 +1,29 @@
+"""Production settings pass Django's deployment checks and refuse to start with a development secret."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, secret_key: str) -> subprocess.CompletedProcess:
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "exchange.settings.production",
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": "exchange.example",
+    }
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_check_deploy_passes_at_warning_level():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", secret_key=secrets.token_urlsafe(60))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_development_secret_key_is_refused():
+    result = manage("check", secret_key="dev-only-insecure-key-change-me")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
