@@ -89,3 +89,8 @@ class MarketHalted(DomainError):
 class OrderNotOpen(Conflict):
     code = "order_not_open"
     default_message = "The order is already filled, cancelled or rejected."
+
+
+class TooManyOpenOrders(Conflict):
+    code = "too_many_open_orders"
+    default_message = "You have too many open orders in this market; cancel some first."

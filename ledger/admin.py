@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from ledger.models import Account, Currency, JournalEntry, SupplyChange, Transfer
+from ledger.models import Account, ActivityLog, Currency, JournalEntry, SupplyChange, Transfer
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,3 +45,10 @@ class SupplyChangeAdmin(ReadOnlyAdmin):
 class TransferAdmin(ReadOnlyAdmin):
     list_display = ("id", "sender", "recipient", "currency", "amount", "memo", "created_at")
     search_fields = ("sender__username", "recipient__username")
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor", "action", "subject", "details")
+    list_filter = ("action",)
+    search_fields = ("actor__username", "subject")

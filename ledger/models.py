@@ -164,3 +164,19 @@ class Transfer(models.Model):
                 name="transfer_idempotency_key_per_sender",
             ),
         ]
+
+
+class ActivityLog(models.Model):
+    """Who did what, for staff: mints, burns, renouncing, market halts, API keys created and revoked."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=32, db_index=True)
+    subject = models.CharField(max_length=64)  # e.g. "currency:GOLD", "market:GOLD-BUCK", "key:3"
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject}"

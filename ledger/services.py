@@ -22,7 +22,16 @@ from exchange.errors import (
     ValidationFailed,
 )
 from ledger.locks import lock_accounts
-from ledger.models import CURRENCY_CODE_PATTERN, Account, Currency, JournalEntry, Posting, SupplyChange, Transfer
+from ledger.models import (
+    CURRENCY_CODE_PATTERN,
+    Account,
+    ActivityLog,
+    Currency,
+    JournalEntry,
+    Posting,
+    SupplyChange,
+    Transfer,
+)
 from ledger.money import MAX_DECIMALS, MAX_MINOR_UNITS
 
 MEMO_MAX_LENGTH = 200
@@ -80,6 +89,7 @@ def currency_mint(*, issuer: User, currency: Currency, amount: int, memo: str = 
         room = currency.format(cap - total_supply)
         raise MaxSupplyExceeded(f"Minting this would pass the maximum supply; at most {room} can still be minted.")
     entry = journal_post(kind=JournalEntry.Kind.MINT, legs=[(issuance, -amount), (holding, amount)])
+    activity_record(actor=issuer, action="mint", subject=f"currency:{currency.code}", amount=currency.format(amount))
     return SupplyChange.objects.create(
         currency=currency, kind=SupplyChange.Kind.MINT, amount=amount, memo=_clean_memo(memo), entry=entry
     )
@@ -98,6 +108,7 @@ def currency_burn(*, issuer: User, currency: Currency, amount: int, memo: str = 
     if holding.available < amount:
         raise InsufficientFunds(f"You have {currency.format(holding.available)} {currency.code} available to burn.")
     entry = journal_post(kind=JournalEntry.Kind.BURN, legs=[(holding, -amount), (issuance, amount)])
+    activity_record(actor=issuer, action="burn", subject=f"currency:{currency.code}", amount=currency.format(amount))
     return SupplyChange.objects.create(
         currency=currency, kind=SupplyChange.Kind.BURN, amount=amount, memo=_clean_memo(memo), entry=entry
     )
@@ -114,6 +125,7 @@ def currency_renounce_minting(*, issuer: User, currency: Currency) -> Currency:
     if currency.minting_renounced_at is None:
         currency.minting_renounced_at = timezone.now()
         currency.save(update_fields=["minting_renounced_at"])
+        activity_record(actor=issuer, action="renounce_minting", subject=f"currency:{currency.code}")
     return currency
 
 
@@ -173,6 +185,11 @@ def transfer_create(
 
 
 # --- building blocks (caller owns the transaction and the locks) ------------------------------------------------
+
+
+def activity_record(*, actor: User | None, action: str, subject: str, **details) -> None:
+    """Write one line of the staff-visible activity log, in the caller's transaction."""
+    ActivityLog.objects.create(actor=actor, action=action, subject=subject, details=details)
 
 
 def account_for(*, user: User, currency: Currency) -> Account:

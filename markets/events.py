@@ -1,6 +1,9 @@
 """What a committed change to a market tells the world: built inside the transaction, sent after the commit.
 
-The payload is plain data (decimal strings, ISO times), so the sender never touches the ORM again.
+The payload is plain data (decimal strings, ISO times), so the sender never touches the ORM again. It holds the
+public part (the changed book levels and the trades, under the market's new sequence) and the private part (each
+touched user's orders, fills and balances, tagged with `user_id`); realtime/publish.py routes each part to its
+groups.
 """
 
 from django.db import transaction
@@ -10,26 +13,21 @@ from realtime.publish import publish_market_update
 
 def on_commit_publish(*, market, levels, trades, orders, accounts) -> None:
     """Schedule one market update for after the current transaction commits (never before)."""
-    base, quote = market.base, market.quote
     payload = {
         "market": market.symbol,
         "sequence": market.sequence,
         "book": [
-            {"side": side, "price": quote.format(price), "quantity": base.format(quantity)}
+            {"side": side, "price": market.quote.format(price), "quantity": market.base.format(quantity)}
             for side, price, quantity in levels
         ],
         "trades": [trade_payload(trade, market) for trade in trades],
         "orders": [order_payload(order, market) for order in orders],
-        "balances": [
-            {
-                "user_id": account.user_id,
-                "currency": base.code if account.currency_id == base.pk else quote.code,
-                "balance": (base if account.currency_id == base.pk else quote).format(account.balance),
-                "held": (base if account.currency_id == base.pk else quote).format(account.held),
-                "available": (base if account.currency_id == base.pk else quote).format(account.available),
-            }
-            for account in accounts
+        "fills": [  # every trade is two fills: the buyer's and the seller's
+            {"user_id": user_id, **fill_payload(trade, market, side=side)}
+            for trade in trades
+            for user_id, side in ((trade.buyer_id, "buy"), (trade.seller_id, "sell"))
         ],
+        "balances": [{"user_id": account.user_id, **balance_payload(account, market)} for account in accounts],
     }
     transaction.on_commit(lambda: publish_market_update(payload))
 
@@ -42,6 +40,33 @@ def trade_payload(trade, market) -> dict:
         "quantity": market.base.format(trade.quantity),
         "taker_side": trade.taker_side,
         "time": trade.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def fill_payload(trade, market, *, side: str) -> dict:
+    """One side of a trade: that side's order, its fee and whether it made or took liquidity.
+
+    The buyer pays its fee in base (what it receives), the seller in quote.
+    """
+    taker = trade.taker_side == side
+    return {
+        **trade_payload(trade, market),
+        "trade_id": trade.pk,
+        "order_id": trade.taker_order_id if taker else trade.maker_order_id,
+        "side": side,
+        "liquidity": "taker" if taker else "maker",
+        "fee": market.base.format(trade.buyer_fee) if side == "buy" else market.quote.format(trade.seller_fee),
+        "fee_currency": market.base.code if side == "buy" else market.quote.code,
+    }
+
+
+def balance_payload(account, market) -> dict:
+    currency = market.base if account.currency_id == market.base_id else market.quote
+    return {
+        "currency": currency.code,
+        "balance": currency.format(account.balance),
+        "held": currency.format(account.held),
+        "available": currency.format(account.available),
     }
 
 

@@ -23,6 +23,7 @@ from exchange.errors import (
     NotFound,
     OrderNotOpen,
     PermissionDenied,
+    TooManyOpenOrders,
     ValidationFailed,
 )
 from ledger import services as ledger
@@ -33,6 +34,8 @@ from markets.book import RestingRow, opposite_orders
 from markets.models import OPEN_STATUSES, Market, Order, Trade
 
 MAX_FEE_BPS = 1000
+# Bounds the book one user can build, checked in the placing transaction (a throttle alone could be raced).
+MAX_OPEN_ORDERS_PER_MARKET = 200
 CLIENT_ORDER_ID_MAX_LENGTH = 64
 
 
@@ -107,7 +110,11 @@ def market_set_status(*, user: User, market: Market, halted: bool, reason: str =
     """Halt or resume trading (staff only). Open orders stay; nothing matches while halted."""
     if not user.is_staff:
         raise PermissionDenied("Only staff can halt or resume a market.")
-    return market_halt_locked(market_id=market.pk, halted=halted, reason=reason)
+    market = market_halt_locked(market_id=market.pk, halted=halted, reason=reason)
+    ledger.activity_record(
+        actor=user, action="market_halt" if halted else "market_resume", subject=f"market:{market.symbol}", reason=reason
+    )
+    return market
 
 
 def market_halt_locked(*, market_id: int, halted: bool, reason: str) -> Market:
@@ -256,6 +263,8 @@ class _Settlement:
         pays = self._account(self.user.pk, market.quote_id if request.side == "buy" else market.base_id)
         if pays.available < self.reserve:
             raise InsufficientFunds(_insufficient_message(market, request.side, pays.available))
+        if result.resting_quantity and self._open_orders() >= MAX_OPEN_ORDERS_PER_MARKET:
+            raise TooManyOpenOrders(f"At most {MAX_OPEN_ORDERS_PER_MARKET} open orders per market; cancel some first.")
         now = timezone.now()
         changed_levels: set[tuple[str, int]] = set()
         cancelled = self._cancel_self_trades(result, changed_levels)
@@ -324,6 +333,9 @@ class _Settlement:
         locked = Account.objects.select_for_update(of=("self",)).filter(wanted).order_by("pk")
         for account in locked:
             self.accounts[(account.user_id, account.currency_id)] = account
+
+    def _open_orders(self) -> int:
+        return Order.objects.filter(market=self.market, user=self.user, status__in=OPEN_STATUSES).count()
 
     def _account(self, user_id: int | None, currency_id: int) -> Account:
         return self.accounts[(user_id, currency_id)]

@@ -8,9 +8,10 @@ applies live updates draws the first frame. Amounts are decimal strings, as ever
 from django.shortcuts import render
 from django.urls import reverse
 
+from ledger.models import Account
 from ledger.selectors import balances_for
 from markets import selectors
-from markets.events import order_payload, trade_payload
+from markets.events import balance_payload, fill_payload, order_payload, trade_payload
 from markets.models import Market, Order
 
 BOOK_DEPTH = 50
@@ -42,7 +43,14 @@ def market_detail(request, symbol: str):
     }
     if request.user.is_authenticated:
         state["user"] = private_data(request.user, market)
-    context = {"market": market, "ticker": state["ticker"], "state": state, "login_url": _login_url(request)}
+    context = {
+        "market": market,
+        "ticker": state["ticker"],
+        "state": state,
+        "intervals": list(selectors.INTERVALS),
+        "taker_fee": percent(market.taker_fee_bps, signed=False),
+        "login_url": _login_url(request),
+    }
     return render(request, "markets/market.html", context)
 
 
@@ -77,7 +85,16 @@ def ticker_data(ticker: selectors.Ticker) -> dict:
         "volume": market.base.format(ticker.volume),
         "quote_volume": market.quote.format(ticker.quote_volume),
         "change_bps": ticker.change_bps,
+        "change": percent(ticker.change_bps),
     }
+
+
+def percent(bps: int | None, *, signed: bool = True) -> str:
+    """Basis points as a percentage, "+1.25%" when signed; a dash when there is nothing to compare."""
+    if bps is None:
+        return "—"
+    sign = "-" if bps < 0 else "+" if bps > 0 and signed else ""
+    return f"{sign}{abs(bps) // 100}.{abs(bps) % 100:02d}%"
 
 
 def book_data(market: Market) -> dict:
@@ -110,33 +127,13 @@ def order_data(order: Order, market: Market) -> dict:
     }
 
 
-def fill_data(trade, market: Market, user) -> dict:
-    """One of the user's trades, from their side: what they bought or sold, at what price, and the fee they paid."""
-    side = "buy" if trade.buyer_id == user.pk else "sell"
-    fee = market.base.format(trade.buyer_fee) if side == "buy" else market.quote.format(trade.seller_fee)
-    return {
-        **trade_payload(trade, market),
-        "side": side,
-        "liquidity": "taker" if trade.taker_side == side else "maker",
-        "fee": fee,
-        "fee_currency": market.base.code if side == "buy" else market.quote.code,
-    }
-
-
 def private_data(user, market: Market) -> dict:
     accounts = {a.currency_id: a for a in balances_for(user=user).filter(currency__in=[market.base, market.quote])}
-    balances = []
-    for currency in (market.base, market.quote):
-        account = accounts.get(currency.pk)
-        balance, held = (account.balance, account.held) if account else (0, 0)
-        balances.append(
-            {
-                "currency": currency.code,
-                "balance": currency.format(balance),
-                "held": currency.format(held),
-                "available": currency.format(balance - held),
-            }
-        )
+    # A currency the user never held has no account yet: it shows as zero, in the shape of the others.
+    balances = [
+        balance_payload(accounts.get(currency.pk) or Account(currency=currency, balance=0, held=0), market)
+        for currency in (market.base, market.quote)
+    ]
     return {
         "username": user.username,
         "balances": balances,
@@ -145,7 +142,10 @@ def private_data(user, market: Market) -> dict:
             order_data(o, market)
             for o in selectors.orders_for(user=user, market=market, open_only=False)[:HISTORY_LENGTH]
         ],
-        "fills": [fill_data(t, market, user) for t in selectors.fills_for(user=user, market=market)[:HISTORY_LENGTH]],
+        "fills": [
+            fill_payload(trade, market, side="buy" if trade.buyer_id == user.pk else "sell")
+            for trade in selectors.fills_for(user=user, market=market)[:HISTORY_LENGTH]
+        ],
     }
 
 

@@ -94,8 +94,8 @@ def test_opposite_transfers_between_two_accounts_never_deadlock(alice, bob):
             ledger.transfer_create(sender=sender, recipient=recipient, currency=buck, amount=7)
         return "done"
 
-    results = run_together([lambda: back_and_forth(alice, bob), lambda: back_and_forth(bob, alice)] * 2)
-    assert results == ["done"] * 4
+    results = run_together([lambda: back_and_forth(alice, bob), lambda: back_and_forth(bob, alice)] * 5)
+    assert results == ["done"] * 10  # 1,000 opposite transfers in all
     assert balance_of(alice, buck) == balance_of(bob, buck) == 100_000
     assert_audit_passes()
 

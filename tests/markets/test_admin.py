@@ -37,3 +37,17 @@ def test_an_audit_violation_halts_trading_until_staff_resume(gold_buck, traders)
     assert market.status == "halted" and "Audit found" in market.halt_reason
     with pytest.raises(MarketHalted):
         place(traders[1], gold_buck, "sell", quantity=100, price=2_500)
+
+
+def test_staff_see_who_minted_and_who_halted(client, alice, gold_buck):
+    from ledger import services as ledger
+    from ledger.models import ActivityLog
+    from markets import services as markets
+
+    staff = User.objects.create_superuser("root", password="x")
+    ledger.currency_mint(issuer=alice, currency=gold_buck.quote, amount=500)
+    markets.market_set_status(user=staff, market=gold_buck, halted=True, reason="checking")
+    log = list(ActivityLog.objects.order_by("id").values_list("actor__username", "action", "subject"))
+    assert log == [("alice", "mint", "currency:BUCK"), ("root", "market_halt", "market:GOLD-BUCK")]
+    client.force_login(staff)
+    assert b"market_halt" in client.get("/admin/ledger/activitylog/").content

@@ -8,10 +8,11 @@ pytestmark = pytest.mark.django_db
 
 # Inside a test the service's transaction is a savepoint: 2 of each count are SAVEPOINT and RELEASE, which in
 # production are the transaction's BEGIN and COMMIT.
-# A resting order: lock market, own accounts, book read, lock accounts, insert order, save accounts, bump
-# sequence, level totals.
-RESTING_ORDER = 2 + 8
-# ... plus journal entries, postings, trades, makers' update, candle upsert: one each however many makers.
+# A resting order: lock market, own accounts, book read, lock accounts, count own open orders, insert order,
+# save accounts, bump sequence, level totals.
+RESTING_ORDER = 2 + 9
+# A crossing order that fills: as a resting one but no count, plus journal entries, postings, trades, makers'
+# update, candle upsert: one each however many makers.
 ORDER_TAKING_MAKERS = 2 + 13
 # Find the order's market, lock market, re-read order, lock account, save account, save order, bump, levels.
 CANCEL = 2 + 8

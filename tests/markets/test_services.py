@@ -316,3 +316,18 @@ def test_client_order_id_makes_placement_idempotent(gold_buck, traders):
     assert account(trader, gold_buck.quote).held == 250
     with pytest.raises(IdempotencyConflict):
         place(trader, gold_buck, "buy", quantity=200, price=2_500, client_order_id="bot-1")
+
+
+def test_open_orders_per_market_are_bounded_inside_the_transaction(gold_buck, traders, monkeypatch):
+    from exchange.errors import TooManyOpenOrders
+
+    monkeypatch.setattr(markets, "MAX_OPEN_ORDERS_PER_MARKET", 3)
+    trader, other = traders
+    for price in (2_000, 2_010, 2_020):
+        place(trader, gold_buck, "buy", quantity=100, price=price)
+    before = market_state()
+    with pytest.raises(TooManyOpenOrders):
+        place(trader, gold_buck, "buy", quantity=100, price=2_030)
+    assert market_state() == before
+    place(other, gold_buck, "sell", quantity=100, price=2_000)  # takes one: the limit counts open orders only
+    assert place(trader, gold_buck, "sell", quantity=100, price=3_000).status == "open"

@@ -33,10 +33,12 @@ class Command(BaseCommand):
         # A violation in one currency can come from any market, so the safe stop is all of them.
         from django.db import transaction
 
+        from ledger.services import activity_record
         from markets.models import Market
         from markets.services import market_halt_locked
 
         for market_id in Market.objects.filter(status=Market.Status.OPEN).values_list("pk", flat=True):
             with transaction.atomic():
-                market_halt_locked(market_id=market_id, halted=True, reason=reason)
+                market = market_halt_locked(market_id=market_id, halted=True, reason=reason)
+                activity_record(actor=None, action="market_halt", subject=f"market:{market.symbol}", reason=reason)
         self.stdout.write(self.style.WARNING("All open markets are halted."))
