@@ -25,6 +25,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest -m "not browser" -q
+	@echo "The ledger and markets once more on the embedded default (SQLite, in-memory channel layer):"
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not postgres and not browser and not e2e" -q tests/ledger tests/markets
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest -m browser -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
