@@ -8,4 +8,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("ledger.urls")),
     path("", include("markets.urls")),
+    path("api/", include("api.urls")),
+    path("", include("api.page_urls")),
 ]

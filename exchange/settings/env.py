@@ -58,7 +58,14 @@ def channel_layer_from_env() -> dict:
         return {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [url], "capacity": 1000, "expiry": 30},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s channels-redis blocks in BZPOPMIN
+        # waiting for a message: an idle websocket consumer then dies of "Timeout reading". Give reads more room.
+        # Its pool also refuses (not queues) past 100 connections: 1,000 sockets subscribing at once need more.
+        "CONFIG": {
+            "hosts": [{"address": url, "socket_timeout": 15, "max_connections": 1000}],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 
 

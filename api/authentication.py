@@ -1,0 +1,80 @@
+"""Signed API-key requests: X-API-Key, X-API-Timestamp (unix ms) and X-API-Signature.
+
+The signature is hex(HMAC-SHA256(secret, timestamp + METHOD + path_with_query + body)); it is accepted within
+SIGNATURE_WINDOW_MS of the server's clock, compared in constant time, and each signature is accepted once (a
+captured request cannot be replayed inside the window).
+"""
+
+import hmac
+import time
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from api.keys import key_secret, secret_matches, signature_for
+from api.models import ApiKey
+
+SIGNATURE_WINDOW_MS = 30_000
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per key per minute
+
+
+class AuthFailed(exceptions.AuthenticationFailed):
+    def __init__(self, code: str, message: str):
+        super().__init__(message, code)
+
+
+class IpNotAllowed(exceptions.PermissionDenied):
+    default_code = "ip_not_allowed"
+    default_detail = "This API key may not be used from your address."
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        key_id = request.headers.get("X-API-Key")
+        if key_id is None:
+            return None  # not a key request: the session may authenticate it
+        key = ApiKey.objects.select_related("user").filter(key_id=key_id[:32]).first()
+        if key is None or not key.user.is_active:
+            raise AuthFailed("invalid_api_key", "No such API key.")
+        if key.revoked_at is not None:
+            raise AuthFailed("key_revoked", "This API key has been revoked.")
+        timestamp = request.headers.get("X-API-Timestamp", "")
+        signature = request.headers.get("X-API-Signature", "")
+        if not timestamp.isdigit() or len(timestamp) > 16:
+            raise AuthFailed("invalid_timestamp", "Send X-API-Timestamp as unix time in milliseconds.")
+        if abs(time.time() * 1000 - int(timestamp)) > SIGNATURE_WINDOW_MS:
+            raise AuthFailed("timestamp_out_of_window", "X-API-Timestamp is more than 30 s from the server's clock.")
+        secret = key_secret(key)
+        if not secret_matches(key, secret):
+            raise AuthFailed("key_invalidated", "This API key no longer matches the server's pepper; create a new one.")
+        expected = signature_for(
+            secret=secret, timestamp=timestamp, method=request.method, path=request.get_full_path(), body=request.body
+        )
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise AuthFailed("invalid_signature", "The signature does not match the request.")
+        if key.allowed_ips and client_ip(request) not in key.allowed_ips:
+            raise IpNotAllowed()
+        # Once per signature: add() fails if this exact signature was seen within the window.
+        if not cache.add(f"api-sig:{key.pk}:{expected}", 1, timeout=2 * SIGNATURE_WINDOW_MS // 1000):
+            raise AuthFailed("signature_reused", "This signed request was already received; sign each request anew.")
+        _touch(key)
+        return key.user, key
+
+    def authenticate_header(self, request) -> str:
+        return 'X-API-Key realm="api"'  # makes DRF answer 401 (not 403) when credentials are missing
+
+
+def client_ip(request) -> str:
+    # The direct peer. Behind a reverse proxy, set it to pass the client address as REMOTE_ADDR (uvicorn
+    # --proxy-headers does), so a forged X-Forwarded-For can never pass the allow-list.
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _touch(key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
