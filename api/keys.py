@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from api.models import ApiKey
 from exchange.errors import NotFound, ValidationFailed
+from ledger.services import activity_record
 
 MAX_KEYS_PER_USER = 20
 MAX_ALLOWED_IPS = 20
@@ -78,6 +79,7 @@ def key_create(*, user: User, name: str, scopes: list[str], allowed_ips: list[st
     secret = key_secret(key)
     key.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
     key.save()
+    activity_record(actor=user, action="key_create", subject=f"key:{key.key_id}", scopes=key.scopes, name=name)
     return key, secret
 
 
@@ -88,7 +90,8 @@ def key_revoke(*, user: User, key_id: str) -> ApiKey:
         raise NotFound("There is no such API key.", fields={"key": ["No such key."]})
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
-        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=key.revoked_at)
+        if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=key.revoked_at):
+            activity_record(actor=user, action="key_revoke", subject=f"key:{key.key_id}")
     return key
 
 

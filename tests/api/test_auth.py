@@ -176,3 +176,18 @@ def test_key_page_refuses_bad_input(carol):
     assert page.status_code == 400
     assert set(page.context["errors"]) == {"name", "scopes", "allowed_ips"}
     assert not carol.api_keys.exists()
+
+
+@pytest.mark.django_db
+def test_key_creation_and_revocation_are_in_the_staff_activity_log():
+    from django.contrib.auth.models import User
+
+    from api.keys import key_create, key_revoke
+    from ledger.models import ActivityLog
+
+    owner = User.objects.create_user("keyowner")
+    key, _ = key_create(user=owner, name="bot", scopes=["read"])
+    key_revoke(user=owner, key_id=key.key_id)
+    key_revoke(user=owner, key_id=key.key_id)  # twice is harmless and logged once
+    actions = list(ActivityLog.objects.order_by("id").values_list("actor__username", "action", "subject"))
+    assert actions == [("keyowner", "key_create", f"key:{key.key_id}"), ("keyowner", "key_revoke", f"key:{key.key_id}")]
