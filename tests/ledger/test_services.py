@@ -263,3 +263,12 @@ def test_audit_catches_a_corrupted_balance(alice, bob, buck):
     Account.objects.filter(user=bob, currency=buck).update(balance=600)
     with pytest.raises(CommandError):
         call_command("audit", stdout=open("/dev/null", "w"))
+
+
+def test_audit_catches_supply_that_disagrees_with_the_public_record(alice, buck):
+    from django.core.management import CommandError, call_command
+
+    ledger.currency_mint(issuer=alice, currency=buck, amount=1_000)
+    SupplyChange.objects.filter(currency=buck).update(amount=999)  # the record no longer tells the truth
+    with pytest.raises(CommandError):
+        call_command("audit", stdout=open("/dev/null", "w"))
