@@ -5,7 +5,7 @@ market's currencies (ledger.money.parse_amount).
 """
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -14,8 +14,9 @@ from api.idempotency import idempotent
 from api.schema import ERROR_EXAMPLE, IDEMPOTENCY_HEADER, PRIVATE, errors
 from exchange.errors import NotFound
 from ledger import selectors as ledger_selectors
-from ledger.money import format_amount, parse_amount
+from ledger.money import parse_amount
 from markets import selectors, services
+from markets.events import ticker_payload
 from markets.models import Market, Order
 from markets.serializers import (
     BookSerializer,
@@ -65,27 +66,6 @@ def _query(serializer_class, request) -> dict:
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data
-
-
-def ticker_data(ticker: selectors.Ticker) -> dict:
-    base, quote = ticker.market.base, ticker.market.quote
-
-    def price(value):
-        return None if value is None else quote.format(value)
-
-    change = ticker.change_bps
-    return {
-        "market": ticker.market.symbol,
-        "last": price(ticker.last),
-        "best_bid": price(ticker.best_bid),
-        "best_ask": price(ticker.best_ask),
-        "open": price(ticker.open),
-        "high": price(ticker.high),
-        "low": price(ticker.low),
-        "volume": base.format(ticker.volume),
-        "quote_volume": quote.format(ticker.quote_volume),
-        "change_percent": None if change is None else format_amount(change, 2),
-    }
 
 
 # --- public market data -----------------------------------------------------------------------------------------
@@ -173,7 +153,7 @@ class TickerView(ApiView):
     @extend_schema(operation_id="markets_ticker", summary="24-hour ticker", responses={200: TickerSerializer, **errors(404)})
     def get(self, request, symbol: str):
         market = selectors.market_get(symbol=symbol)
-        return Response(ticker_data(selectors.ticker(market=market)))
+        return Response(ticker_payload(selectors.ticker(market=market)))
 
 
 class TickerListView(ApiView):
@@ -181,7 +161,7 @@ class TickerListView(ApiView):
     def get(self, request):
         markets = list(selectors.market_list())
         tickers = selectors.tickers(markets=markets)
-        return Response([ticker_data(tickers[market.pk]) for market in markets])
+        return Response([ticker_payload(tickers[market.pk]) for market in markets])
 
 
 class CandleListView(ApiView):

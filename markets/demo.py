@@ -1,7 +1,14 @@
 """Demo markets and a few resting orders, so the first page a newcomer opens has a book."""
 
+from ledger.money import parse_amount
 from markets import services
-from markets.models import Market
+from markets.models import OPEN_STATUSES, Market, Order
+from markets.services import OrderRequest
+
+# Where each demo market's book starts (quote per one base); the bots trade around it (bots/, docs/bots.md).
+DEMO_PRICES = {"GOLD-BUCK": "25.00", "HOUR-BUCK": "12.50", "GOLD-HOUR": "2.0"}
+SEED_LEVELS = 3  # resting orders per side
+SEED_STEP_PERCENT = 3  # between levels, and from the starting price to the first one
 
 
 def create_demo_markets(*, users, currencies) -> list[Market]:
@@ -11,3 +18,24 @@ def create_demo_markets(*, users, currencies) -> list[Market]:
             services.market_create(user=users["alice"], base=currencies[base], quote=currencies[quote], taker_fee_bps=10)
         )
     return markets
+
+
+def seed_resting_orders(*, user) -> int:
+    """Give every demo market a few resting orders of `user` on each side, unless the user has some there already.
+
+    Returns how many orders were placed. Each level holds about two whole units of the base currency.
+    """
+    placed = 0
+    for market in Market.objects.filter(symbol__in=DEMO_PRICES).select_related("base", "quote"):
+        if Order.objects.filter(user=user, market=market, status__in=OPEN_STATUSES).exists():
+            continue
+        middle = parse_amount(DEMO_PRICES[market.symbol], market.quote.decimals)
+        step = max(market.tick, middle * SEED_STEP_PERCENT // 100 // market.tick * market.tick)
+        quantity = max(market.min_quantity, 2 * 10**market.base.decimals // market.lot * market.lot)
+        for level in range(1, SEED_LEVELS + 1):
+            for side, price in (("buy", middle - level * step), ("sell", middle + level * step)):
+                if price > 0:
+                    request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+                    services.order_place(user=user, market_id=market.pk, request=request)
+                    placed += 1
+    return placed

@@ -8,6 +8,8 @@ groups.
 
 from django.db import transaction
 
+from ledger.money import format_amount
+
 from realtime.publish import publish_market_update
 
 
@@ -83,4 +85,26 @@ def order_payload(order, market) -> dict:
         "filled_quantity": base.format(order.filled_quantity),
         "status": order.status,
         "reason": order.reason,
+    }
+
+
+def ticker_payload(ticker) -> dict:
+    """A 24-hour ticker as the API and the feed send it: prices in quote, volume in base, change in percent."""
+    market = ticker.market
+
+    def price(value):
+        return None if value is None else market.quote.format(value)
+
+    change = ticker.change_bps
+    return {
+        "market": market.symbol,
+        "last": price(ticker.last),
+        "best_bid": price(ticker.best_bid),
+        "best_ask": price(ticker.best_ask),
+        "open": price(ticker.open),
+        "high": price(ticker.high),
+        "low": price(ticker.low),
+        "volume": market.base.format(ticker.volume),
+        "quote_volume": market.quote.format(ticker.quote_volume),
+        "change_percent": None if change is None else format_amount(change, 2),
     }

@@ -9,12 +9,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from exchange.errors import Conflict, InsufficientFunds
 from ledger import services as ledger
-from ledger.models import Account, JournalEntry, Posting
+from ledger.models import Account, JournalEntry
 from markets.models import Candle, Market, Order, Trade
 
 

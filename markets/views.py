@@ -11,7 +11,7 @@ from django.urls import reverse
 from ledger.models import Account
 from ledger.selectors import balances_for
 from markets import selectors
-from markets.events import balance_payload, fill_payload, order_payload, trade_payload
+from markets.events import balance_payload, fill_payload, order_payload, ticker_payload, trade_payload
 from markets.models import Market, Order
 
 BOOK_DEPTH = 50
@@ -71,22 +71,8 @@ def market_data(market: Market) -> dict:
 
 
 def ticker_data(ticker: selectors.Ticker) -> dict:
-    """A ticker with prices in the quote currency and volume in the base currency."""
-    market = ticker.market
-    price = lambda value: None if value is None else market.quote.format(value)  # noqa: E731
-    return {
-        "market": market.symbol,
-        "last": price(ticker.last),
-        "best_bid": price(ticker.best_bid),
-        "best_ask": price(ticker.best_ask),
-        "open": price(ticker.open),
-        "high": price(ticker.high),
-        "low": price(ticker.low),
-        "volume": market.base.format(ticker.volume),
-        "quote_volume": market.quote.format(ticker.quote_volume),
-        "change_bps": ticker.change_bps,
-        "change": percent(ticker.change_bps),
-    }
+    """The API's ticker plus what the page shows: the change in basis points and as "+1.25%"."""
+    return ticker_payload(ticker) | {"change_bps": ticker.change_bps, "change": percent(ticker.change_bps)}
 
 
 def percent(bps: int | None, *, signed: bool = True) -> str:

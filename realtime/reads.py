@@ -13,11 +13,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from exchange.errors import NotFound
-from ledger.money import format_amount
 from markets import selectors
-from markets.events import trade_payload
+from markets.events import ticker_payload, trade_payload
 from markets.models import Market, Trade
-from markets.views import ticker_data
 
 # A subscriber that lost more trades than this while resynchronising gets the latest ones only.
 MAX_TRADE_BACKFILL = 1000
@@ -84,12 +82,7 @@ def ticker_messages_all() -> list[dict]:
 
 
 def ticker_message_from(ticker: selectors.Ticker) -> dict:
-    bps = ticker.change_bps
-    return {
-        "type": "ticker",
-        **ticker_data(ticker),
-        "change_percent": None if bps is None else format_amount(bps, 2),
-    }
+    return {"type": "ticker", **ticker_payload(ticker)}
 
 
 def candle_message(market: Market, interval: str) -> dict | None:

@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(*args: str, secret_key: str) -> subprocess.CompletedProcess:
-    env = os.environ | {
+    # The browser tests' conftest allows async-unsafe ORM calls in this process; production must not inherit that.
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = inherited | {
         "DJANGO_SETTINGS_MODULE": "exchange.settings.production",
         "SECRET_KEY": secret_key,
         "ALLOWED_HOSTS": "exchange.example",

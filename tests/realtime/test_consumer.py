@@ -1,6 +1,5 @@
 """The websocket feed, one channel at a time, through the real ASGI application and the configured channel layer."""
 
-import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
