@@ -6,30 +6,23 @@ rate limits raised, places alternating buys and sells (half of them trade), and 
 """
 
 import argparse
+import logging
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-
-import logging
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.servers import AsgiServer  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings.dev")
 os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every SQL query in memory
 os.environ.setdefault("API_RATE_KEY", "1000000/min")
 os.environ.setdefault("API_RATE_IP", "1000000/min")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def setup_data() -> list[tuple[str, str]]:
@@ -73,14 +66,9 @@ def main() -> None:
     credentials, symbol = setup_data()
     from api.keys import signature_for
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--lifespan", "off", "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT,
-    )
+    server = AsgiServer(env={"DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}).start()
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = server.url
         with httpx.Client(base_url=base, timeout=10) as http:
             for _ in range(100):
                 try:
@@ -113,8 +101,7 @@ def main() -> None:
         print(f"orders placed over HTTP with signed keys: {len(latencies)} (one client, sequential)")
         print(f"median {statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms, max {latencies[-1]:.2f} ms")
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 if __name__ == "__main__":

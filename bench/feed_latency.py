@@ -34,7 +34,7 @@ from markets import events  # noqa: E402
 from markets import services as markets  # noqa: E402
 from markets.services import OrderRequest  # noqa: E402
 from tests.conftest import fund, make_currency, make_user  # noqa: E402
-from tests.realtime.servers import asgi_servers  # noqa: E402
+from tests.servers import asgi_servers  # noqa: E402
 
 SUBSCRIBER_COUNTS = (1, 100, 1000)
 
@@ -104,8 +104,9 @@ async def run(port, subscribers: int, orders: int, issuer, market) -> dict:
 def main(orders: int) -> None:
     call_command("migrate", verbosity=0)
     rows = []
-    with asgi_servers(1, database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"],
-                      settings=os.environ["DJANGO_SETTINGS_MODULE"]) as [port]:
+    env = {key: os.environ[key] for key in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    with asgi_servers(1, env=env) as [server]:
+        port = server.port
         for count in SUBSCRIBER_COUNTS:
             issuer, market = setup_market()
             rows.append(asyncio.run(run(port, count, orders, issuer, market)))

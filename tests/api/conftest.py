@@ -9,8 +9,8 @@ from django.test import Client
 
 from api import keys
 from api.keys import signature_for
-from tests.conftest import fund, make_currency
 from markets import services as markets
+from tests.conftest import fund, make_currency
 
 
 @pytest.fixture(autouse=True)

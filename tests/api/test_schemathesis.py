@@ -13,9 +13,9 @@ from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+from markets import services as markets
 from tests.api.conftest import fund, make_currency
 from tests.conftest import make_user
-from markets import services as markets
 
 MAX_EXAMPLES = 12
 

@@ -5,22 +5,18 @@ running, which the async tests elsewhere in the suite cannot share.
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from tests.servers import ROOT, AsgiServer, database_url_for
+
 # The test body uses the ORM while Playwright's sync API holds an event loop in the same thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,12 +25,6 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,33 +36,15 @@ def server(django_db_setup):
     """
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.fail("browser tests need PostgreSQL and Redis: set DATABASE_URL and REDIS_URL (make test does)")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "exchange.settings.test",
-        "DATABASE_URL": urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}").geturl(),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECRET_KEY": settings.SECRET_KEY,  # sessions made by the test must verify in the server
-    }
-    command = [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port), "--lifespan", "off", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the ASGI server did not start")
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    server = AsgiServer(
+        env={
+            "DATABASE_URL": database_url_for(connection.settings_dict["NAME"]),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECRET_KEY": settings.SECRET_KEY,  # sessions made by the test must verify in the server
+        }
+    ).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The client's tests run against the real exchange: uvicorn serving exchange.asgi on the test's PostgreSQL
-database and Redis, started once per session (tests/realtime/servers.py). Tests commit their data
+database and Redis, started once per session (tests/servers.py). Tests commit their data
 (`django_db(transaction=True)`), so the server process sees it."""
 
 import os
@@ -11,7 +11,7 @@ from django.db import connection
 from api import keys
 from tests.conftest import fund, make_user
 from tests.markets.conftest import gold_buck  # noqa: F401 - a fixture used by these tests
-from tests.realtime.servers import asgi_servers, database_url_for
+from tests.servers import asgi_servers, database_url_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -22,8 +22,8 @@ def server_url(django_db_setup) -> str:
     if connection.vendor != "postgresql":
         pytest.fail("the client's tests serve the exchange from another process: they need PostgreSQL")
     database_url = database_url_for(connection.settings_dict["NAME"])
-    with asgi_servers(1, database_url=database_url, redis_url=os.environ["REDIS_URL"]) as (port,):
-        yield f"http://127.0.0.1:{port}"
+    with asgi_servers(1, env={"DATABASE_URL": database_url, "REDIS_URL": os.environ["REDIS_URL"]}) as (server,):
+        yield server.url
 
 
 @dataclass

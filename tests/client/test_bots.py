@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bots.market_maker import MarketMaker
 from exchange_client import Market
-from tests.realtime.servers import ROOT
+from tests.servers import ROOT
 
 GOLD_HOUR = Market("GOLD-HOUR", "GOLD", "HOUR", Decimal("1.0"), Decimal("0.100"), Decimal("0.100"), 0, 10, "open",
                    1, 3)

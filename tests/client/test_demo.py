@@ -16,7 +16,7 @@ from django.db.models import Q
 from ledger.management.commands.demo_data import BOT_USERS
 from markets.models import OPEN_STATUSES, Order, Trade
 from tests.helpers import assert_audit_passes
-from tests.realtime.servers import ROOT, database_url_for, free_port
+from tests.servers import ROOT, database_url_for, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 BOTS = list(BOT_USERS.values())

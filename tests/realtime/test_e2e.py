@@ -13,7 +13,7 @@ from django.db import connection
 from markets import selectors
 from markets.models import Market, Trade
 from tests.conftest import fund, make_user
-from tests.realtime.servers import ROOT, asgi_servers, database_url_for
+from tests.servers import ROOT, asgi_servers, database_url_for
 
 OPERATIONS = 1000
 TRADERS = 2  # processes placing orders at the same time, so updates are published from two places
@@ -108,8 +108,8 @@ def test_books_kept_from_two_servers_equal_the_database_after_1000_operations(go
         return outputs, trading
 
     started = time.monotonic()
-    with asgi_servers(2, database_url=database_url, redis_url=redis_url) as ports:
-        outputs, trading = asyncio.run(scenario(ports))
+    with asgi_servers(2, env={"DATABASE_URL": database_url, "REDIS_URL": redis_url}) as servers:
+        outputs, trading = asyncio.run(scenario([server.port for server in servers]))
 
     assert sum(o["placed"] + o["cancelled"] + o["refused"] for o in outputs) == OPERATIONS
     assert sum(o["placed"] for o in outputs) > OPERATIONS // 2

@@ -7,6 +7,7 @@ that it may fill, and it restarts the machine's Redis and PostgreSQL: never poin
 """
 
 import json
+import logging
 import random
 import subprocess
 import threading
@@ -21,10 +22,13 @@ from django.db import InterfaceError, OperationalError, connections
 from api.keys import key_create, signature_for
 from ledger import audit
 from ledger import services as ledger
-from ledger.models import Transfer
+from ledger.models import SupplyChange, Transfer
 from markets import services as markets
+from markets.models import Order
 from tests.conftest import make_user
 from tests.servers import AsgiServer
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the summary
 
 CONSISTENT_CHECKS = {  # each is one SQL statement, so it sees one snapshot even while money moves
     "1. per currency, all balances sum to zero",
@@ -51,7 +55,8 @@ class Report:
     reads: int = 0
     bad_reads: list[str] = field(default_factory=list)
     idempotency_keys: dict[str, str] = field(default_factory=dict)  # key -> operation, for requests that were retried
-    retried_transfers_with_effect: int = 0
+    retried_with_effect: int = 0
+    transport_errors: Counter = field(default_factory=Counter)
 
     def failed(self) -> Counter:
         return Counter({k: v for k, v in self.operations.items() if not 200 <= k[1] < 300})
@@ -92,11 +97,17 @@ class Bank:
 
     # --- requests -----------------------------------------------------------------------------------------------
 
-    def call(self, client: httpx.Client, key: Key, method: str, path: str, payload=None, *, operation: str) -> tuple[int, dict]:
+    def call(
+        self, client: httpx.Client, key: Key, method: str, path: str, payload=None, *, operation: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, dict]:
         """Send a signed request; retry transport errors and 5xx with the same Idempotency-Key, on either worker."""
         body = json.dumps(payload).encode() if payload is not None else b""
-        idempotency_key = uuid.uuid4().hex if method == "POST" else None
+        if method == "POST":
+            idempotency_key = idempotency_key or uuid.uuid4().hex
         for attempt in range(8):
+            if attempt and self.stop.is_set():
+                break  # the run is over: leave this one unfinished (it counts under its last status)
             server = self.servers[(attempt + self.rng.randrange(2)) % len(self.servers)]
             stamp = str(int(time.time() * 1000))
             headers = {
@@ -108,9 +119,10 @@ class Bank:
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
             try:
-                response = client.request(method, server.url + path, content=body, headers=headers, timeout=10)
-            except httpx.TransportError:
+                response = client.request(method, server.url + path, content=body, headers=headers, timeout=5)
+            except httpx.TransportError as error:
                 status = 599
+                self.report.transport_errors[f"{type(error).__name__} from worker {self.servers.index(server) + 1}"] += 1
             else:
                 status = response.status_code
                 in_progress = status == 409 and response.json().get("error", {}).get("code") == "idempotency_key_in_progress"
@@ -137,8 +149,10 @@ class Bank:
                 roll = rng.random()
                 if roll < 0.05:
                     currency = rng.choice(self.currencies)
+                    once = uuid.uuid4().hex  # the memo tells, afterwards, how often this mint took effect
                     self.call(client, self.issuer_keys[currency.code], "POST", f"/api/v1/currencies/{currency.code}/mint",
-                              {"amount": currency.format(rng.randint(1, 10**5))}, operation="mint")
+                              {"amount": currency.format(rng.randint(1, 10**5)), "memo": once}, operation="mint",
+                              idempotency_key=once)
                 elif roll < 0.30:
                     currency = rng.choice(self.currencies)
                     recipient = rng.choice([k for k in self.keys if k is not key])
@@ -148,19 +162,21 @@ class Bank:
                 elif roll < 0.65:
                     market = rng.choice(self.markets)
                     price = 10 * market.tick * rng.randint(8, 12)
+                    once = uuid.uuid4().hex
                     self.call(client, key, "POST", "/api/v1/orders",
                               {"market": market.symbol, "side": rng.choice(["buy", "sell"]), "type": "limit",
                                "quantity": market.base.format(market.lot * rng.randint(1, 30)),
-                               "price": market.quote.format(price), "client_order_id": uuid.uuid4().hex},
-                              operation="limit order")
+                               "price": market.quote.format(price), "client_order_id": once},
+                              operation="limit order", idempotency_key=once)
                 elif roll < 0.75:
                     market = rng.choice(self.markets)
-                    order = {"market": market.symbol, "type": "market", "client_order_id": uuid.uuid4().hex}
+                    once = uuid.uuid4().hex
+                    order = {"market": market.symbol, "type": "market", "client_order_id": once}
                     if rng.random() < 0.5:
                         order |= {"side": "sell", "quantity": market.base.format(market.lot * rng.randint(1, 10))}
                     else:
                         order |= {"side": "buy", "quote_budget": market.quote.format(rng.randint(10**3, 10**5))}
-                    self.call(client, key, "POST", "/api/v1/orders", order, operation="market order")
+                    self.call(client, key, "POST", "/api/v1/orders", order, operation="market order", idempotency_key=once)
                 elif roll < 0.90:
                     status, page = self.call(client, key, "GET", "/api/v1/orders?status=open&limit=5", operation="list orders")
                     if status == 200 and page.get("results"):
@@ -200,12 +216,14 @@ class Bank:
         connections.close_all()
         for title, violations in audit.run_all():
             self.report.violations += [f"{title}: {v}" for v in violations]
-        retried = self.report.idempotency_keys
-        transfer_effects = Counter(
-            Transfer.objects.filter(idempotency_key__in=list(retried)).values_list("idempotency_key", flat=True)
-        )
-        self.report.violations += [f"transfer key {k} took effect {n} times" for k, n in transfer_effects.items() if n > 1]
-        self.report.retried_transfers_with_effect = len(transfer_effects)
+        # Every retried request used one key throughout; transfers carry it, mints in their memo, orders as their
+        # client order id. Each may have taken effect once (or not at all, if every attempt failed), never twice.
+        retried = list(self.report.idempotency_keys)
+        effects = Counter(Transfer.objects.filter(idempotency_key__in=retried).values_list("idempotency_key", flat=True))
+        effects += Counter(SupplyChange.objects.filter(memo__in=retried).values_list("memo", flat=True))
+        effects += Counter(Order.objects.filter(client_order_id__in=retried).values_list("client_order_id", flat=True))
+        self.report.violations += [f"retried request {k} took effect {n} times" for k, n in effects.items() if n > 1]
+        self.report.retried_with_effect = len(effects)
 
     # --- faults -------------------------------------------------------------------------------------------------
 
@@ -277,11 +295,14 @@ def _wait_for(ready, timeout: float = 30) -> None:
 
 def summary(report: Report) -> str:
     done = sum(report.operations.values())
-    lines = [f"operations: {done} ({report.retried} needed a retry); balance reads checked: {report.reads}",
+    lines = [f"operations: {done} ({report.retried} needed a retry; {len(report.idempotency_keys)} retried money "
+             f"requests, {report.retried_with_effect} of them took effect once, none twice); "
+             f"balance reads checked: {report.reads}",
              f"faults injected: {len(report.faults)}: {'; '.join(report.faults)}",
              f"violations: {len(report.violations) + len(report.bad_reads)}"]
     lines += [f"  {v}" for v in (report.violations + report.bad_reads)[:20]]
-    lines.append("by operation and final status:")
+    lines.append(f"transport errors on the way (retried): {dict(report.transport_errors)}")
+    lines.append("by operation and final status (599: no answer after every retry):")
     lines += [f"  {op:<14} {status}: {n}" for (op, status), n in sorted(report.operations.items())]
     return "\n".join(lines)
 
