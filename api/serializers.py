@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from api.models import ApiKey
+from api.strict import RequestSerializer
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -20,7 +21,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
         fields = [*ApiKeySerializer.Meta.fields, "secret"]
 
 
-class ApiKeyRequestSerializer(serializers.Serializer):
+class ApiKeyRequestSerializer(RequestSerializer):
     name = serializers.CharField(max_length=64)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices), min_length=1, max_length=4)
     allowed_ips = serializers.ListField(child=serializers.IPAddressField(), required=False, default=list, max_length=20)

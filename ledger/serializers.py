@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import AmountField, DecimalStringField
+from api.strict import RequestSerializer
 from ledger.models import Account, Currency, SupplyChange, Transfer
 from ledger.money import MAX_DECIMALS
 
@@ -40,7 +41,7 @@ class CurrencySerializer(serializers.Serializer):
         return not currency.can_mint
 
 
-class CurrencyCreateSerializer(serializers.Serializer):
+class CurrencyCreateSerializer(RequestSerializer):
     code = serializers.RegexField(r"^[A-Z0-9]{2,12}$", help_text="2-12 upper-case letters or digits.")
     name = serializers.CharField(max_length=64)
     decimals = serializers.IntegerField(min_value=0, max_value=MAX_DECIMALS, default=2)
@@ -57,7 +58,7 @@ class SupplyChangeSerializer(serializers.ModelSerializer):
         fields = ["id", "currency", "kind", "amount", "memo", "time"]
 
 
-class SupplyChangeRequestSerializer(serializers.Serializer):
+class SupplyChangeRequestSerializer(RequestSerializer):
     amount = DecimalStringField()
     memo = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
@@ -84,7 +85,7 @@ class TransferSerializer(serializers.ModelSerializer):
         fields = ["id", "sender", "recipient", "currency", "amount", "memo", "created_at"]
 
 
-class TransferRequestSerializer(serializers.Serializer):
+class TransferRequestSerializer(RequestSerializer):
     recipient = serializers.CharField(max_length=150, help_text="The recipient's username.")
     currency = serializers.CharField(max_length=12)
     amount = DecimalStringField()

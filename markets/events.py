@@ -9,7 +9,6 @@ groups.
 from django.db import transaction
 
 from ledger.money import format_amount
-
 from realtime.publish import publish_market_update
 
 

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import DECIMAL_SCHEMA, AmountField, DecimalStringField
+from api.strict import RequestSerializer
 from markets.models import Market, Order, Trade
 
 NULLABLE_DECIMAL = {**DECIMAL_SCHEMA, "nullable": True}
@@ -40,7 +41,7 @@ class MarketSerializer(serializers.ModelSerializer):
         }
 
 
-class MarketCreateSerializer(serializers.Serializer):
+class MarketCreateSerializer(RequestSerializer):
     base = serializers.CharField(max_length=12)
     quote = serializers.CharField(max_length=12)
     tick = DecimalStringField(required=False, help_text="Price step in the quote currency; a sensible default.")
@@ -133,7 +134,7 @@ class OrderSerializer(serializers.ModelSerializer):
         return order.market.base if order.side == Order.Side.BUY else order.market.quote
 
 
-class OrderRequestSerializer(serializers.Serializer):
+class OrderRequestSerializer(RequestSerializer):
     market = serializers.CharField(max_length=25, help_text="Symbol, such as GOLD-BUCK.")
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.LIMIT)

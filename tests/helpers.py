@@ -26,3 +26,21 @@ def assert_audit_passes() -> None:
 def balance_of(user, currency) -> int:
     account = Account.objects.filter(user=user, currency=currency, kind=Account.Kind.USER).first()
     return account.balance if account else 0
+
+
+def exchange_state() -> dict:
+    """The whole state a refused request must leave byte for byte as it was: ledger, books, markets, keys, users."""
+    from django.contrib.auth.models import User
+
+    from api.models import ApiKey
+    from ledger.models import Currency
+    from markets.models import Market, Order, Trade
+
+    return ledger_state() | {
+        "orders": sorted(Order.objects.values_list("id", "status", "filled_quantity", "reserved", "price", "quantity")),
+        "trades": Trade.objects.count(),
+        "markets": sorted(Market.objects.values_list("id", "symbol", "status", "sequence", "tick", "lot")),
+        "currencies": sorted(Currency.objects.values_list("code", "issuer_id", "max_supply", "minting_renounced_at")),
+        "keys": sorted(ApiKey.objects.values_list("key_id", "user_id", "scopes", "revoked_at")),
+        "users": sorted(User.objects.values_list("id", "username", "is_staff", "is_superuser")),
+    }

@@ -47,8 +47,11 @@ def database_from_env(sqlite_path: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.postgresql":
         pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "8"))
-        # The pool refuses persistent connections, so CONN_MAX_AGE stays 0.
+        # The pool refuses persistent connections, so CONN_MAX_AGE stays 0. With health checks Django has the pool
+        # check a connection as it hands it out (one short round trip), so after a database restart no request
+        # fails on a stale connection.
         config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
+        config["CONN_HEALTH_CHECKS"] = True
     return config
 
 

@@ -169,6 +169,29 @@ async def test_a_bad_api_key_signature_does_not_authenticate(feeds, gold_buck):
     assert (await feed.receive())["code"] == "not_authenticated"
 
 
+async def test_a_signed_api_key_opens_the_private_streams_until_it_is_revoked(feeds, gold_buck, traders):
+    import time
+
+    from api.keys import key_create, key_revoke, signature_for
+
+    trader = traders[0]
+    key, secret = await database_sync_to_async(key_create)(user=trader, name="feed", scopes=["read"])
+
+    def signed() -> list[tuple[bytes, bytes]]:
+        stamp = str(int(time.time() * 1000))
+        signature = signature_for(secret=secret, timestamp=stamp, method="GET", path="/ws/v1", body=b"")
+        return [(b"x-api-key", key.key_id.encode()), (b"x-api-timestamp", stamp.encode()),
+                (b"x-api-signature", signature.encode())]
+
+    feed = await feeds(headers=signed())
+    await feed.send({"op": "subscribe", "channel": "balances"})
+    assert (await feed.receive())["type"] == "subscribed"
+    await database_sync_to_async(key_revoke)(user=trader, key_id=key.key_id)
+    refused = await feeds(headers=signed())
+    await refused.send({"op": "subscribe", "channel": "balances"})
+    assert (await refused.receive())["code"] == "not_authenticated"
+
+
 BAD_MESSAGES = [
     ("not json", "bad_json"),
     ("[1, 2]", "bad_json"),
