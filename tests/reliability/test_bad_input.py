@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from markets.services import OrderRequest, order_place
-from tests.api.conftest import Bot, funded, market  # noqa: F401 - fixtures shared with the API tests
+from tests.api.conftest import Bot
 from tests.helpers import exchange_state
 
 pytestmark = pytest.mark.django_db
