@@ -139,4 +139,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # A refused request (4xx) is the client's business and already answered with a code; log server errors only.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
