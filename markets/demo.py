@@ -1,14 +1,18 @@
-"""Demo markets and a few resting orders, so the first page a newcomer opens has a book."""
+"""Demo markets with a few days of history and a few resting orders, so the first page a newcomer opens has a
+chart, a tape and a book."""
 
 from ledger.money import parse_amount
 from markets import services
 from markets.models import OPEN_STATUSES, Market, Order
 from markets.services import OrderRequest
+from markets.simulate import simulate_history
 
 # Where each demo market's book starts (quote per one base); the bots trade around it (bots/, docs/bots.md).
 DEMO_PRICES = {"GOLD-BUCK": "25.00", "HOUR-BUCK": "12.50", "GOLD-HOUR": "2.0"}
 SEED_LEVELS = 3  # resting orders per side
 SEED_STEP_PERCENT = 3  # between levels, and from the starting price to the first one
+HISTORY = {"GOLD-BUCK": 3000, "HOUR-BUCK": 1500}  # simulated past trades (GOLD-HOUR's coarse tick would look odd)
+HISTORY_DAYS = 3
 
 
 def create_demo_markets(*, users, currencies) -> list[Market]:
@@ -17,6 +21,16 @@ def create_demo_markets(*, users, currencies) -> list[Market]:
         markets.append(
             services.market_create(user=users["alice"], base=currencies[base], quote=currencies[quote], taker_fee_bps=10)
         )
+    for market in markets:
+        if market.symbol in HISTORY:
+            simulate_history(
+                market=market,
+                user_a=users["alice"],
+                user_b=users["bob"],
+                start_price=parse_amount(DEMO_PRICES[market.symbol], market.quote.decimals),
+                trades=HISTORY[market.symbol],
+                days=HISTORY_DAYS,
+            )
     return markets
 
 

@@ -28,13 +28,17 @@ class SimulatedTrade:
 
 
 def random_walk(*, market: Market, start_price: int, trades: int, days: float, end: datetime, seed: int):
-    """Trades spread over `days` before `end`, prices a random walk on the market's tick grid."""
+    """Trades spread over `days` before `end`, prices a random walk on the market's tick grid that leans back
+    towards the starting price once it strays more than 5 % from it."""
     rng = random.Random(seed)
     span = timedelta(days=days).total_seconds()
     times = sorted(end - timedelta(seconds=rng.random() * span) for _ in range(trades))
-    price = max(market.tick, start_price // market.tick * market.tick)
+    start = max(market.tick, start_price // market.tick * market.tick)
+    price = start
     for moment in times:
         step = rng.choice((-2, -1, -1, 0, 0, 1, 1, 2)) * market.tick
+        if abs(price - start) * 20 > start:  # more than 5 % away: lean back, so the price stays plausible
+            step += market.tick if price < start else -market.tick
         price = max(market.tick, price + step)
         quantity = market.min_quantity + market.lot * int(rng.expovariate(1 / 4))
         yield SimulatedTrade(moment, price, quantity, rng.random() < 0.5, rng.random() < 0.5)

@@ -66,15 +66,21 @@ def test_a_bad_idempotency_key_is_refused(carol, make_bot, funded):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/api/v1/transfers", "/api/v1/currencies/BUCK/mint"])
 def test_ten_concurrent_duplicates_have_one_effect(alice, bob, path):
+    """Repeated: ten copies of one request at the same moment, then the same key with another body."""
     buck = make_currency(alice, "BUCK")
     fund(alice, buck, 100_000)
     bots = [Bot(alice) for _ in range(10)]  # one client (and connection) per thread
     payload = SEND if "transfers" in path else {"amount": "5.00"}
-    responses = run_together([lambda bot=bot: bot.post(path, payload, headers={"Idempotency-Key": "once"}) for bot in bots])
-    connections.close_all()
-    assert all(not isinstance(r, Exception) for r in responses), responses
-    assert {r.status_code for r in responses} == {201}
-    assert len({r.content for r in responses}) == 1
-    assert Transfer.objects.count() == (1 if "transfers" in path else 0)  # alice issues BUCK: funding sent nothing
-    assert SupplyChange.objects.count() == (1 if "transfers" in path else 2)
+    rounds = 20
+    for round_number in range(rounds):
+        key = {"Idempotency-Key": f"once-{round_number}"}
+        responses = run_together([lambda bot=bot: bot.post(path, payload, headers=key) for bot in bots])
+        connections.close_all()
+        assert all(not isinstance(r, Exception) for r in responses), responses
+        assert {r.status_code for r in responses} == {201}
+        assert len({r.content for r in responses}) == 1  # the same answer each time
+        other = bots[0].post(path, payload | {"amount": "6.00"}, headers=key)
+        assert (other.status_code, error_code(other)) == (409, "idempotency_key_reused")
+    assert Transfer.objects.count() == (rounds if "transfers" in path else 0)  # alice issues BUCK: funding sent nothing
+    assert SupplyChange.objects.count() == (1 if "transfers" in path else 1 + rounds)
     assert_audit_passes()

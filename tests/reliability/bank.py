@@ -267,6 +267,9 @@ class Bank:
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],
                        check=True, capture_output=True)
         _wait_for(lambda: subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0)
+        # This process's pool may be backing off after failing to reconnect while the server was down: start a
+        # fresh one, as a restarted worker would.
+        connections["default"].close_pool()
 
     # --- the run ------------------------------------------------------------------------------------------------
 
