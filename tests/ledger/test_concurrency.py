@@ -117,3 +117,19 @@ def test_renounce_racing_mints_leaves_no_mint_after_renouncing(alice):
     late_mints = buck.supply_changes.filter(created_at__gt=buck.minting_renounced_at).count()
     assert late_mints == 0
     assert_audit_passes()
+
+
+def test_a_burn_and_a_payment_racing_for_the_same_coins(alice, bob):
+    buck = make_currency(alice, "BUCK")
+    for _ in range(30):
+        ledger.currency_mint(issuer=alice, currency=buck, amount=3_000)
+        before = balance_of(alice, buck)
+        results = run_together(
+            [
+                lambda: ledger.currency_burn(issuer=alice, currency=buck, amount=before - 1_000),
+                lambda: ledger.transfer_create(sender=alice, recipient=bob, currency=buck, amount=before - 1_000),
+            ]
+        )
+        assert sum(isinstance(r, InsufficientFunds) for r in results) == 1, results
+        assert balance_of(alice, buck) == 1_000
+    assert_audit_passes()

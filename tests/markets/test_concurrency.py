@@ -129,3 +129,21 @@ def test_storm_of_orders_cancels_and_transfers_in_three_markets(alice, bob):
     assert results == [[]] * 8  # no deadlock, serialization or other error reached a caller
     assert Trade.objects.count() > 100
     assert_audit_passes()
+
+
+def test_cancel_all_racing_takers_releases_exactly_what_is_left(gold_buck, traders):
+    seller, buyer = traders
+    fund(seller, gold_buck.base, 100_000)
+    for _ in range(30):
+        for price in (2_500, 2_510, 2_520):
+            place(seller, gold_buck, "sell", quantity=1_000, price=price)
+        results = run_together(
+            [
+                lambda: markets.orders_cancel_all(user=seller, market_id=gold_buck.pk),
+                lambda: place(buyer, gold_buck, "buy", quantity=2_000, price=2_520, time_in_force="ioc"),
+            ]
+        )
+        assert not any(isinstance(r, Exception) for r in results), results
+        assert account(seller, gold_buck.base).held == 0
+        assert not Order.objects.filter(user=seller, status__in=("open", "partially_filled")).exists()
+    assert_audit_passes()
