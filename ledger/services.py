@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from exchange.db import update_rows
 from exchange.errors import (
     Conflict,
     IdempotencyConflict,
@@ -235,9 +236,7 @@ def journal_write(*, kind: str, entries: list[list[tuple[Account, int]]]) -> lis
 
 def accounts_save(accounts: Iterable[Account]) -> None:
     """Save the balance and held of locked accounts in one statement."""
-    unique = {account.pk: account for account in accounts}
-    if unique:
-        Account.objects.bulk_update(unique.values(), ["balance", "held"])
+    update_rows(Account, ["balance", "held"], {account.pk: account for account in accounts}.values())
 
 
 def funds_hold(account: Account, amount: int) -> None:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from exchange.db import update_rows
 from exchange.errors import (
     Conflict,
     IdempotencyConflict,
@@ -451,10 +452,9 @@ class _Settlement:
             row.reserved = 0
             orders.append(_order_update(row, status=Order.Status.CANCELLED, reason="self_trade", now=now))
         unique = list({order.pk: order for order in orders}.values())  # a maker filled twice keeps its last state
-        if unique:
-            Order.objects.bulk_update(
-                unique, ["filled_quantity", "filled_quote", "fees_paid", "reserved", "status", "reason", "updated_at"]
-            )
+        update_rows(
+            Order, ["filled_quantity", "filled_quote", "fees_paid", "reserved", "status", "reason", "updated_at"], unique
+        )
         return unique
 
 
@@ -492,7 +492,7 @@ def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[
         order.reserved, order.status, order.reason, order.updated_at = 0, Order.Status.CANCELLED, reason, now
         changed_levels.add((order.side, order.price))
     ledger.accounts_save(accounts.values())
-    Order.objects.bulk_update(orders, ["reserved", "status", "reason", "updated_at"])
+    update_rows(Order, ["reserved", "status", "reason", "updated_at"], orders)
     _publish_book_change(market, changed_levels, trades=[], orders=orders, accounts=accounts.values())
     return orders
 
