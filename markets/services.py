@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from exchange.db import update_rows
@@ -509,19 +509,25 @@ def _publish_book_change(market: Market, levels: set[tuple[str, int]], *, trades
 
 
 def _level_totals(market: Market, levels: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    """The new total quantity of each changed price level, in one query (0 = the level is gone)."""
+    """The new total quantity of each changed price level, in one query (0 = the level is gone).
+
+    Plain SQL: the ORM spent several times longer composing this statement than the database took to run it.
+    """
     if not levels:
         return []
-    condition = Q()
-    for side, price in levels:
-        condition |= Q(side=side, price=price)
-    rows = (
-        Order.objects.filter(condition, market=market, status__in=OPEN_STATUSES)
-        .values("side", "price")
-        .annotate(total=Sum("quantity") - Sum("filled_quantity"))
-    )
-    totals = {(row["side"], row["price"]): row["total"] for row in rows}
-    return sorted((side, price, totals.get((side, price), 0)) for side, price in levels)
+    wanted = sorted(levels)
+    pairs = ", ".join(["(%s, %s)"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT side, price, SUM(quantity - filled_quantity) FROM {Order._meta.db_table}
+            WHERE market_id = %s AND status IN (%s, %s) AND (side, price) IN ({pairs})
+            GROUP BY side, price
+            """,
+            [market.pk, *OPEN_STATUSES, *(value for level in wanted for value in level)],
+        )
+        totals = {(side, price): int(total) for side, price, total in cursor.fetchall()}  # SUM is numeric
+    return [(side, price, totals.get((side, price), 0)) for side, price in wanted]
 
 
 def _record_candle(market: Market, trades: list[Trade], now) -> None:
