@@ -331,3 +331,26 @@ def test_open_orders_per_market_are_bounded_inside_the_transaction(gold_buck, tr
     assert market_state() == before
     place(other, gold_buck, "sell", quantity=100, price=2_000)  # takes one: the limit counts open orders only
     assert place(trader, gold_buck, "sell", quantity=100, price=3_000).status == "open"
+
+
+def test_a_first_order_gets_accounts_in_both_currencies(gold_buck, traders):
+    from tests.conftest import fund as give
+    from tests.conftest import make_user
+
+    newcomer = make_user("newcomer")
+    give(newcomer, gold_buck.quote, 10_000)  # BUCK only: no GOLD account yet
+    order = place(newcomer, gold_buck, "buy", quantity=100, price=2_500)
+    assert order.status == "open"
+    assert account(newcomer, gold_buck.base).balance == 0  # ready to receive GOLD
+    place(traders[0], gold_buck, "sell", quantity=100, price=2_500)
+    assert account(newcomer, gold_buck.base).balance == 100
+
+
+def test_a_refused_first_order_leaves_no_empty_accounts(gold_buck):
+    from tests.conftest import make_user
+
+    stranger = make_user("stranger")
+    before = market_state()
+    with pytest.raises(InsufficientFunds):
+        place(stranger, gold_buck, "sell", quantity=100, price=2_500)
+    assert market_state() == before
