@@ -98,7 +98,13 @@ class SupplyChangeView(ApiView):
         form.is_valid(raise_exception=True)
         amount = parse_amount(form.validated_data["amount"], currency.decimals)
         service = services.currency_mint if self.action == "mint" else services.currency_burn
-        change = service(issuer=request.user, currency=currency, amount=amount, memo=form.validated_data["memo"])
+        change = service(
+            issuer=request.user,
+            currency=currency,
+            amount=amount,
+            memo=form.validated_data["memo"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
         return Response(SupplyChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
 

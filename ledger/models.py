@@ -133,12 +133,21 @@ class SupplyChange(models.Model):
     kind = models.CharField(max_length=4, choices=Kind.choices)
     amount = models.BigIntegerField()
     memo = models.CharField(max_length=200, blank=True)
+    # Only the issuer mints and burns a currency, so a key unique per currency is unique per user.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="supply_change")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="supply_change_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="supply_change_amount_positive"),
+            models.UniqueConstraint(
+                fields=["currency", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="supply_change_idempotency_key_per_currency",
+            ),
+        ]
 
 
 class Transfer(models.Model):

@@ -72,9 +72,16 @@ def currency_create(*, issuer: User, code: str, name: str, decimals: int = 2, ma
 
 
 @transaction.atomic(durable=True)
-def currency_mint(*, issuer: User, currency: Currency, amount: int, memo: str = "") -> SupplyChange:
-    """Create `amount` new coins in the issuer's account. The issuance account lock guards the supply rules."""
+def currency_mint(
+    *, issuer: User, currency: Currency, amount: int, memo: str = "", idempotency_key: str | None = None
+) -> SupplyChange:
+    """Create `amount` new coins in the issuer's account. The issuance account lock guards the supply rules.
+
+    With an idempotency key, a retry returns the first mint instead of minting again.
+    """
     _check_positive(amount)
+    memo = _clean_memo(memo)
+    _check_idempotency_key(idempotency_key)
     issuance = _system_account(currency, Account.Kind.ISSUANCE)
     holding = account_for(user=issuer, currency=currency)
     accounts = lock_accounts([issuance.pk, holding.pk])
@@ -82,6 +89,9 @@ def currency_mint(*, issuer: User, currency: Currency, amount: int, memo: str = 
     currency = Currency.objects.get(pk=currency.pk)  # re-read under the lock: renouncing may just have committed
     if currency.issuer_id != issuer.pk:
         raise PermissionDenied("Only the issuer of a currency can mint it.")
+    earlier = _earlier_supply_change(currency, idempotency_key, SupplyChange.Kind.MINT, amount, memo)
+    if earlier is not None:
+        return earlier
     if not currency.can_mint:
         raise MintingRenounced()
     total_supply = -issuance.balance
@@ -92,26 +102,43 @@ def currency_mint(*, issuer: User, currency: Currency, amount: int, memo: str = 
     entry = journal_post(kind=JournalEntry.Kind.MINT, legs=[(issuance, -amount), (holding, amount)])
     activity_record(actor=issuer, action="mint", subject=f"currency:{currency.code}", amount=currency.format(amount))
     return SupplyChange.objects.create(
-        currency=currency, kind=SupplyChange.Kind.MINT, amount=amount, memo=_clean_memo(memo), entry=entry
+        currency=currency,
+        kind=SupplyChange.Kind.MINT,
+        amount=amount,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        entry=entry,
     )
 
 
 @transaction.atomic(durable=True)
-def currency_burn(*, issuer: User, currency: Currency, amount: int, memo: str = "") -> SupplyChange:
-    """Retire `amount` of the issuer's own available coins."""
+def currency_burn(
+    *, issuer: User, currency: Currency, amount: int, memo: str = "", idempotency_key: str | None = None
+) -> SupplyChange:
+    """Retire `amount` of the issuer's own available coins. With an idempotency key, a retry burns once."""
     _check_positive(amount)
+    memo = _clean_memo(memo)
+    _check_idempotency_key(idempotency_key)
     if currency.issuer_id != issuer.pk:
         raise PermissionDenied("Only the issuer of a currency can burn it.")
     issuance = _system_account(currency, Account.Kind.ISSUANCE)
     holding = account_for(user=issuer, currency=currency)
     accounts = lock_accounts([issuance.pk, holding.pk])
     issuance, holding = accounts[issuance.pk], accounts[holding.pk]
+    earlier = _earlier_supply_change(currency, idempotency_key, SupplyChange.Kind.BURN, amount, memo)
+    if earlier is not None:
+        return earlier
     if holding.available < amount:
         raise InsufficientFunds(f"You have {currency.format(holding.available)} {currency.code} available to burn.")
     entry = journal_post(kind=JournalEntry.Kind.BURN, legs=[(holding, -amount), (issuance, amount)])
     activity_record(actor=issuer, action="burn", subject=f"currency:{currency.code}", amount=currency.format(amount))
     return SupplyChange.objects.create(
-        currency=currency, kind=SupplyChange.Kind.BURN, amount=amount, memo=_clean_memo(memo), entry=entry
+        currency=currency,
+        kind=SupplyChange.Kind.BURN,
+        amount=amount,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        entry=entry,
     )
 
 
@@ -146,8 +173,7 @@ def transfer_create(
     """Pay `amount` from sender to recipient. With an idempotency key, a retry returns the first transfer."""
     _check_positive(amount)
     memo = _clean_memo(memo)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ValidationFailed(fields={"idempotency_key": ["Use 1 to 64 characters."]})
+    _check_idempotency_key(idempotency_key)
     if sender.pk == recipient.pk:
         raise ValidationFailed("You cannot send to yourself.", fields={"recipient": ["You cannot send to yourself."]})
     source = Account.objects.filter(user=sender, currency=currency, kind=Account.Kind.USER).first()
@@ -264,6 +290,21 @@ def _system_account(currency: Currency, kind: str) -> Account:
 def _check_positive(amount: int) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_MINOR_UNITS:
         raise InvalidAmount("The amount must be a positive whole number of minor units.", fields={"amount": ["Not a valid amount."]})
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationFailed(fields={"idempotency_key": ["Use 1 to 64 characters."]})
+
+
+def _earlier_supply_change(currency, key, kind, amount, memo) -> SupplyChange | None:
+    """The mint or burn a retry with this key already made. Call holding the issuance account's lock."""
+    if key is None:
+        return None
+    earlier = SupplyChange.objects.filter(currency=currency, idempotency_key=key).first()
+    if earlier is not None and (earlier.kind, earlier.amount, earlier.memo) != (kind, amount, memo):
+        raise IdempotencyConflict()
+    return earlier
 
 
 def _clean_memo(memo: str) -> str:

@@ -133,3 +133,18 @@ def test_a_burn_and_a_payment_racing_for_the_same_coins(alice, bob):
         assert sum(isinstance(r, InsufficientFunds) for r in results) == 1, results
         assert balance_of(alice, buck) == 1_000
     assert_audit_passes()
+
+
+def test_the_same_mint_key_sent_at_once_mints_once(alice):
+    from ledger.models import SupplyChange
+
+    buck = make_currency(alice, "BUCK")
+    for round_number in range(20):
+        key = f"mint-{round_number}"
+        results = run_together(
+            [lambda: ledger.currency_mint(issuer=alice, currency=buck, amount=100, idempotency_key=key)] * 10
+        )
+        assert len({r.pk for r in results}) == 1, results
+    assert SupplyChange.objects.filter(currency=buck).count() == 20
+    assert balance_of(alice, buck) == 2_000
+    assert_audit_passes()

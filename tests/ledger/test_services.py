@@ -272,3 +272,26 @@ def test_audit_catches_supply_that_disagrees_with_the_public_record(alice, buck)
     SupplyChange.objects.filter(currency=buck).update(amount=999)  # the record no longer tells the truth
     with pytest.raises(CommandError):
         call_command("audit", stdout=open("/dev/null", "w"))
+
+
+@pytest.mark.parametrize("action", ["mint", "burn"])
+def test_an_idempotency_key_makes_a_retried_mint_or_burn_count_once(alice, buck, action):
+    service = ledger.currency_mint if action == "mint" else ledger.currency_burn
+    ledger.currency_mint(issuer=alice, currency=buck, amount=10_000)
+    first = service(issuer=alice, currency=buck, amount=700, memo="batch 7", idempotency_key="supply-7")
+    after_first = ledger_state()
+    again = service(issuer=alice, currency=buck, amount=700, memo="batch 7", idempotency_key="supply-7")
+    assert again.pk == first.pk
+    assert ledger_state() == after_first
+    with pytest.raises(IdempotencyConflict):
+        service(issuer=alice, currency=buck, amount=701, memo="batch 7", idempotency_key="supply-7")
+    assert ledger_state() == after_first
+    assert_audit_passes()
+
+
+def test_a_retried_mint_is_replayed_even_after_renouncing(alice, buck):
+    first = ledger.currency_mint(issuer=alice, currency=buck, amount=500, idempotency_key="last-mint")
+    ledger.currency_renounce_minting(issuer=alice, currency=buck)
+    assert ledger.currency_mint(issuer=alice, currency=buck, amount=500, idempotency_key="last-mint").pk == first.pk
+    with pytest.raises(MintingRenounced):
+        ledger.currency_mint(issuer=alice, currency=buck, amount=500, idempotency_key="another")
