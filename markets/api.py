@@ -16,7 +16,7 @@ from exchange.errors import NotFound
 from ledger import selectors as ledger_selectors
 from ledger.money import parse_amount
 from markets import selectors, services
-from markets.events import ticker_payload
+from markets.events import candle_payload, ticker_payload
 from markets.models import Market, Order
 from markets.serializers import (
     BookSerializer,
@@ -177,18 +177,7 @@ class CandleListView(ApiView):
         bars = selectors.candles(
             market=market, interval=query["interval"], start=query.get("start"), end=query.get("end"), limit=query["limit"]
         )
-        base, quote = market.base, market.quote
-        data = [
-            {
-                "time": bar.start,
-                "open": quote.format(bar.open),
-                "high": quote.format(bar.high),
-                "low": quote.format(bar.low),
-                "close": quote.format(bar.close),
-                "volume": base.format(bar.volume),
-            }
-            for bar in bars
-        ]
+        data = [candle_payload(bar, market) for bar in bars]
         return Response(CandleSerializer(data, many=True).data)
 
 

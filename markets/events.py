@@ -40,8 +40,26 @@ def trade_payload(trade, market) -> dict:
         "price": market.quote.format(trade.price),
         "quantity": market.base.format(trade.quantity),
         "taker_side": trade.taker_side,
-        "time": trade.created_at.isoformat().replace("+00:00", "Z"),
+        "time": iso(trade.created_at),
     }
+
+
+def candle_payload(bar, market) -> dict:
+    """One OHLCV bar: prices in quote, volume in base, time its start (UTC)."""
+    quote = market.quote
+    return {
+        "time": iso(bar.start),
+        "open": quote.format(bar.open),
+        "high": quote.format(bar.high),
+        "low": quote.format(bar.low),
+        "close": quote.format(bar.close),
+        "volume": market.base.format(bar.volume),
+    }
+
+
+def iso(moment) -> str:
+    """ISO-8601 in UTC with a Z, as every message and response carries times."""
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def fill_payload(trade, market, *, side: str) -> dict:

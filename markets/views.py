@@ -11,7 +11,15 @@ from django.urls import reverse
 from ledger.models import Account
 from ledger.selectors import balances_for
 from markets import selectors
-from markets.events import balance_payload, fill_payload, order_payload, ticker_payload, trade_payload
+from markets.events import (
+    balance_payload,
+    candle_payload,
+    fill_payload,
+    iso,
+    order_payload,
+    ticker_payload,
+    trade_payload,
+)
 from markets.models import Market, Order
 
 BOOK_DEPTH = 50
@@ -91,14 +99,7 @@ def book_data(market: Market) -> dict:
 
 def bar_data(bar: selectors.Bar, market: Market) -> dict:
     """A candle as the chart takes it: time in seconds since the epoch (UTC)."""
-    return {
-        "time": int(bar.start.timestamp()),
-        "open": market.quote.format(bar.open),
-        "high": market.quote.format(bar.high),
-        "low": market.quote.format(bar.low),
-        "close": market.quote.format(bar.close),
-        "volume": market.base.format(bar.volume),
-    }
+    return candle_payload(bar, market) | {"time": int(bar.start.timestamp())}
 
 
 def order_data(order: Order, market: Market) -> dict:
@@ -109,7 +110,7 @@ def order_data(order: Order, market: Market) -> dict:
         "time_in_force": order.time_in_force,
         "post_only": order.post_only,
         "quote_budget": market.quote.format(order.quote_budget) if order.quote_budget is not None else None,
-        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso(order.created_at),
     }
 
 

@@ -37,6 +37,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from markets.events import iso
 from markets.models import Market
 from markets.selectors import INTERVALS, MAX_DEPTH
 from realtime import reads
@@ -346,4 +347,4 @@ class FeedConsumer(AsyncWebsocketConsumer):
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await self.send_json({"type": "heartbeat", "time": reads.iso(timezone.now())})
+            await self.send_json({"type": "heartbeat", "time": iso(timezone.now())})

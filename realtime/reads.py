@@ -14,15 +14,11 @@ from django.db.models import Max
 
 from exchange.errors import NotFound
 from markets import selectors
-from markets.events import ticker_payload, trade_payload
+from markets.events import candle_payload, ticker_payload, trade_payload
 from markets.models import Market, Trade
 
 # A subscriber that lost more trades than this while resynchronising gets the latest ones only.
 MAX_TRADE_BACKFILL = 1000
-
-
-def iso(moment) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def market_for(symbol: str) -> Market | None:
@@ -90,18 +86,7 @@ def candle_message(market: Market, interval: str) -> dict | None:
     bars = selectors.candles(market=market, interval=interval, limit=1)
     if not bars:
         return None
-    bar, quote = bars[-1], market.quote
-    return {
-        "type": "candle",
-        "market": market.symbol,
-        "interval": interval,
-        "time": iso(bar.start),
-        "open": quote.format(bar.open),
-        "high": quote.format(bar.high),
-        "low": quote.format(bar.low),
-        "close": quote.format(bar.close),
-        "volume": market.base.format(bar.volume),
-    }
+    return {"type": "candle", "market": market.symbol, "interval": interval, **candle_payload(bars[-1], market)}
 
 
 # (what, market, interval) -> (event loop, book sequence it was computed after, the computation)
