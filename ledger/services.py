@@ -243,21 +243,31 @@ def journal_write(*, kind: str, entries: list[list[tuple[Account, int]]]) -> lis
 
     The caller saves the accounts once with accounts_save, after any hold changes of its own.
     """
-    for legs in entries:
+    legs = journal_apply(entries)
+    journal = JournalEntry.objects.bulk_create([JournalEntry(kind=kind) for _ in entries])
+    Posting.objects.bulk_create(
+        Posting(entry=journal[index], account=account, amount=amount) for index, account, amount in legs
+    )
+    return journal
+
+
+def journal_apply(entries: list[list[tuple[Account, int]]]) -> list[tuple[int, Account, int]]:
+    """Check that each entry balances per currency and apply it to the locked accounts in memory.
+
+    Returns the postings to write as (index of the entry, account, amount); a zero leg writes nothing.
+    """
+    postings = []
+    for index, legs in enumerate(entries):
         totals: dict[int, int] = {}
         for account, amount in legs:
             totals[account.currency_id] = totals.get(account.currency_id, 0) + amount
         if any(totals.values()):
             raise AssertionError(f"unbalanced journal entry: {totals}")
-    journal = JournalEntry.objects.bulk_create([JournalEntry(kind=kind) for _ in entries])
-    postings = []
-    for entry, legs in zip(journal, entries, strict=True):
         for account, amount in legs:
             if amount:
                 account.balance += amount
-                postings.append(Posting(entry=entry, account=account, amount=amount))
-    Posting.objects.bulk_create(postings)
-    return journal
+                postings.append((index, account, amount))
+    return postings
 
 
 def accounts_save(accounts: Iterable[Account]) -> None:

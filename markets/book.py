@@ -7,6 +7,8 @@ that takes one level reads a handful of rows however deep the book is.
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.db import connection
+
 from markets.matching import Resting, Side
 from markets.models import OPEN_STATUSES, Order
 
@@ -33,29 +35,14 @@ def opposite_orders(
 ) -> Iterator[Resting]:
     """Yield the resting orders a taker could meet, best first; remember each row read in `rows`."""
     maker_side = Side.SELL if taker_side == Side.BUY else Side.BUY
-    book = Order.objects.filter(market_id=market_id, side=maker_side, status__in=OPEN_STATUSES)
-    if maker_side == Side.SELL:
-        if limit_price is not None:
-            book = book.filter(price__lte=limit_price)
-        book = book.order_by("price", "id")
-    else:
-        if limit_price is not None:
-            book = book.filter(price__gte=limit_price)
-        book = book.order_by("-price", "id")
-    fields = ("id", "user_id", "price", "quantity", "filled_quantity", "filled_quote", "fees_paid", "reserved")
     last: tuple[int, int] | None = None
     while True:
-        page = book
-        if last is not None:
-            price, order_id = last
-            if maker_side == Side.SELL:
-                page = page.filter(price__gte=price).exclude(price=price, id__lte=order_id)
-            else:
-                page = page.filter(price__lte=price).exclude(price=price, id__lte=order_id)
-        batch = list(page.values_list(*fields)[:BATCH])
+        with connection.cursor() as cursor:
+            cursor.execute(*_batch_statement(market_id, maker_side, limit_price, last))
+            batch = cursor.fetchall()
         for order_id, user_id, price, quantity, filled, filled_quote, fees_paid, reserved in batch:
             rows[order_id] = RestingRow(
-                order_id, user_id, maker_side, price, quantity, filled, filled_quote, fees_paid, reserved
+                order_id, user_id, maker_side.value, price, quantity, filled, filled_quote, fees_paid, reserved
             )
             yield Resting(
                 order_id=order_id, owner_id=user_id, side=maker_side, price=price, remaining=quantity - filled
@@ -63,3 +50,23 @@ def opposite_orders(
         if len(batch) < BATCH:
             return
         last = (batch[-1][2], batch[-1][0])
+
+
+def _batch_statement(market_id: int, maker_side: Side, limit_price: int | None, after: tuple[int, int] | None):
+    """The next batch of one side in priority order, after the (price, id) last read: served by order_asks/bids."""
+    asks = maker_side == Side.SELL
+    where = "market_id = %s AND side = %s AND status IN (%s, %s)"
+    params = [market_id, maker_side.value, *OPEN_STATUSES]
+    if limit_price is not None:
+        where += " AND price <= %s" if asks else " AND price >= %s"
+        params.append(limit_price)
+    if after is not None:
+        where += (
+            " AND (price > %s OR (price = %s AND id > %s))" if asks else " AND (price < %s OR (price = %s AND id > %s))"
+        )
+        params += [after[0], after[0], after[1]]
+    sql = (
+        f"SELECT id, user_id, price, quantity, filled_quantity, filled_quote, fees_paid, reserved "
+        f"FROM {Order._meta.db_table} WHERE {where} ORDER BY {'price' if asks else 'price DESC'}, id LIMIT {BATCH}"
+    )
+    return sql, params

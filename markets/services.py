@@ -7,13 +7,13 @@ What subscribers hear is sent only after the commit (markets/events.py).
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from exchange.db import update_rows
+from exchange.db import run_statements, update_rows_statements
 from exchange.errors import (
     Conflict,
     IdempotencyConflict,
@@ -28,9 +28,9 @@ from exchange.errors import (
     ValidationFailed,
 )
 from ledger import services as ledger
-from ledger.models import Account, Currency, JournalEntry
+from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
-from markets import events, matching
+from markets import events, matching, store
 from markets.book import RestingRow, opposite_orders
 from markets.models import OPEN_STATUSES, Market, Order, Trade
 
@@ -253,40 +253,81 @@ class _Settlement:
     reserve: int
     resting_rows: dict[int, RestingRow] = field(default_factory=dict)
     accounts: dict[tuple, Account] = field(default_factory=dict)
+    now: datetime = field(default_factory=timezone.now)
 
     def run(self) -> Order:
         market, request = self.market, self.request
-        self._ensure_own_accounts()
         result = matching.match(self._incoming(), self._opposite(), self._rules())
         if result.outcome == matching.Outcome.REJECTED:
-            return self._save_taker(result, reserved=0, fees=0)
-        self._lock_accounts(result)
+            taker = self._taker(result, reserved=0, fees=0)
+            self._write([], taker=taker, entries=[], trades=[])
+            return taker
+        open_orders = self._lock_accounts(result)
         pays = self._account(self.user.pk, market.quote_id if request.side == "buy" else market.base_id)
         if pays.available < self.reserve:
             raise InsufficientFunds(_insufficient_message(market, request.side, pays.available))
-        if result.resting_quantity and self._open_orders() >= MAX_OPEN_ORDERS_PER_MARKET:
+        if result.resting_quantity and open_orders >= MAX_OPEN_ORDERS_PER_MARKET:
             raise TooManyOpenOrders(f"At most {MAX_OPEN_ORDERS_PER_MARKET} open orders per market; cancel some first.")
-        now = timezone.now()
         changed_levels: set[tuple[str, int]] = set()
         cancelled = self._cancel_self_trades(result, changed_levels)
         taker_reserved = self._taker_reserved_after(result)
         pays.held += taker_reserved
         trades, entries, taker_fees = self._settle_fills(result, changed_levels)
-        taker = self._save_taker(result, reserved=taker_reserved, fees=taker_fees)
+        taker = self._taker(result, reserved=taker_reserved, fees=taker_fees)
         if result.resting_quantity:
             changed_levels.add((request.side, request.price))
-        journal = ledger.journal_write(kind=JournalEntry.Kind.TRADE, entries=entries)
-        for trade, entry in zip(trades, journal, strict=True):
-            trade.entry, trade.taker_order, trade.created_at = entry, taker, now
-        Trade.objects.bulk_create(trades)
-        ledger.accounts_save(self.accounts.values())
-        makers = self._save_makers(result, cancelled)
-        if trades:
-            _record_candle(market, trades, now)
-        _publish_book_change(
-            market, changed_levels, trades=trades, orders=[taker, *makers], accounts=self.accounts.values()
-        )
+        makers = self._makers(result, cancelled)
+        self._write(changed_levels, taker=taker, entries=entries, trades=trades, makers=makers)
         return taker
+
+    def _write(self, levels, *, taker: Order, entries, trades: list[Trade], makers: list[Order] = ()) -> None:
+        """Write the settlement, then schedule its feed message.
+
+        One round trip for an order that did not trade; two for one that did, since the postings and trades refer
+        to the keys of the taker order and of the journal entries.
+        """
+        statements = [store.insert_order_statement(taker)]
+        if trades:
+            postings = ledger.journal_apply(entries)
+            entry = JournalEntry(kind=JournalEntry.Kind.TRADE, created_at=self.now)
+            statements.append(store.insert_statement(JournalEntry, [entry] * len(entries)))
+            [taker_key, entry_keys] = run_statements(statements)
+            self._taker_inserted(taker, taker_key)
+            statements = self._trade_statements(trades, [key for (key,) in entry_keys], postings, taker)
+        statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
+        statements += update_rows_statements(Order, MAKER_FIELDS, makers)
+        results, totals = _run_with_book_change(self.market, levels, statements)
+        if trades:
+            for trade, (key,) in zip(trades, results[1], strict=True):
+                trade.pk = key
+        else:
+            self._taker_inserted(taker, results[0])
+        events.on_commit_publish(
+            market=self.market, levels=totals, trades=trades, orders=[taker, *makers], accounts=self._user_accounts()
+        )
+
+    def _trade_statements(self, trades: list[Trade], entry_keys: list[int], postings, taker: Order) -> list:
+        """Insert the postings and the trades (RETURNING their keys) and fold the trades into their candle."""
+        for trade, entry_key in zip(trades, entry_keys, strict=True):
+            trade.entry_id, trade.taker_order_id, trade.created_at = entry_key, taker.pk, self.now
+        rows = [Posting(entry_id=entry_keys[index], account_id=a.pk, amount=amount) for index, a, amount in postings]
+        prices = [trade.price for trade in trades]
+        minute = self.now.replace(second=0, microsecond=0)
+        volume, quote_volume = sum(t.quantity for t in trades), sum(t.quote_amount for t in trades)
+        return [
+            store.insert_statement(Posting, rows, returning=False),
+            store.insert_statement(Trade, trades),
+            store.candle_statement(self.market.pk, minute, prices, volume, quote_volume),
+        ]
+
+    def _user_accounts(self) -> list[Account]:
+        return [account for account in self.accounts.values() if account.user_id]
+
+    def _taker_inserted(self, taker: Order, keys: list[tuple]) -> None:
+        if not keys:  # ON CONFLICT DO NOTHING: the client order id went to another order meanwhile
+            raise IdempotencyConflict("This client order id is in use by another order.")
+        taker.pk = keys[0][0]
+        taker._state.adding = False
 
     # The steps, in the order run() takes them.
 
@@ -313,30 +354,29 @@ class _Settlement:
             market_id=self.market.pk, taker_side=self.request.side, limit_price=limit, rows=self.resting_rows
         )
 
-    def _ensure_own_accounts(self) -> None:
-        """The taker gets accounts in both currencies, so a maker always has somewhere to receive."""
-        have = set(
-            Account.objects.filter(
-                user=self.user, kind=Account.Kind.USER, currency_id__in=(self.market.base_id, self.market.quote_id)
-            ).values_list("currency_id", flat=True)
-        )
-        for currency_id in (self.market.base_id, self.market.quote_id):
-            if currency_id not in have:
-                Account.objects.get_or_create(user=self.user, currency_id=currency_id, kind=Account.Kind.USER)
-
-    def _lock_accounts(self, result: matching.MatchResult) -> None:
-        """Lock the taker's, every maker's and (with fees) the fee accounts, all in key order, in one query."""
-        market = self.market
-        user_ids = {self.user.pk} | {fill.maker_owner_id for fill in result.fills}
-        wanted = Q(kind=Account.Kind.USER, user_id__in=user_ids, currency_id__in=(market.base_id, market.quote_id))
-        if result.fills and (market.maker_fee_bps or market.taker_fee_bps):
-            wanted |= Q(kind=Account.Kind.FEE, currency_id__in=(market.base_id, market.quote_id))
-        locked = Account.objects.select_for_update(of=("self",)).filter(wanted).order_by("pk")
-        for account in locked:
+    def _lock_accounts(self, result: matching.MatchResult) -> int:
+        """Lock the taker's, every maker's and (with fees) the fee accounts in key order; count the taker's open
+        orders if this one would rest. One round trip. The taker gets accounts in both currencies if it has none,
+        so a maker always has somewhere to receive."""
+        market, taker_id = self.market, self.user.pk
+        currencies = (market.base_id, market.quote_id)
+        user_ids = sorted({taker_id} | {fill.maker_owner_id for fill in result.fills})
+        fees = bool(result.fills) and bool(market.maker_fee_bps or market.taker_fee_bps)
+        statements = [store.lock_accounts_statement(currency_ids=currencies, user_ids=user_ids, fees=fees)]
+        if result.resting_quantity:
+            statements.append(store.open_orders_statement(market_id=market.pk, user_id=taker_id))
+        results = run_statements(statements)
+        for account in store.accounts_from_rows(results[0]):
             self.accounts[(account.user_id, account.currency_id)] = account
-
-    def _open_orders(self) -> int:
-        return Order.objects.filter(market=self.market, user=self.user, status__in=OPEN_STATUSES).count()
+        missing = [currency_id for currency_id in currencies if (taker_id, currency_id) not in self.accounts]
+        if missing:  # a first order in this market: new rows are this transaction's alone until it commits
+            for currency_id in missing:
+                Account.objects.get_or_create(user_id=taker_id, currency_id=currency_id, kind=Account.Kind.USER)
+            lock = store.lock_accounts_statement(currency_ids=missing, user_ids=[taker_id], fees=False)
+            [rows] = run_statements([lock])
+            for account in store.accounts_from_rows(rows):
+                self.accounts[(account.user_id, account.currency_id)] = account
+        return results[1][0][0] if result.resting_quantity else 0
 
     def _account(self, user_id: int | None, currency_id: int) -> Account:
         return self.accounts[(user_id, currency_id)]
@@ -406,7 +446,7 @@ class _Settlement:
             )
         return trades, entries, taker_fees
 
-    def _save_taker(self, result: matching.MatchResult, *, reserved: int, fees: int) -> Order:
+    def _taker(self, result: matching.MatchResult, *, reserved: int, fees: int) -> Order:
         r = self.request
         status = {
             matching.Outcome.RESTING: Order.Status.PARTIALLY_FILLED if result.fills else Order.Status.OPEN,
@@ -414,7 +454,7 @@ class _Settlement:
             matching.Outcome.CANCELLED: Order.Status.CANCELLED,
             matching.Outcome.REJECTED: Order.Status.REJECTED,
         }[result.outcome]
-        fields = dict(
+        return Order(
             market=self.market,
             user=self.user,
             client_order_id=r.client_order_id,
@@ -432,30 +472,23 @@ class _Settlement:
             reserved=reserved,
             status=status,
             reason=result.reason or "",
+            created_at=self.now,
+            updated_at=self.now,
         )
-        if r.client_order_id is None:
-            return Order.objects.create(**fields)
-        try:
-            with transaction.atomic():  # another market may be placing the same client order id right now
-                return Order.objects.create(**fields)
-        except IntegrityError:
-            raise IdempotencyConflict("This client order id is in use by another order.") from None
 
-    def _save_makers(self, result: matching.MatchResult, cancelled: list[RestingRow]) -> list[Order]:
-        now = timezone.now()
+    def _makers(self, result: matching.MatchResult, cancelled: list[RestingRow]) -> list[Order]:
         orders = []
         for fill in result.fills:
             row = self.resting_rows[fill.maker_order_id]
             status = Order.Status.FILLED if row.filled_quantity == row.quantity else Order.Status.PARTIALLY_FILLED
-            orders.append(_order_update(row, status=status, reason="", now=now))
+            orders.append(_order_update(row, status=status, reason="", now=self.now))
         for row in cancelled:
             row.reserved = 0
-            orders.append(_order_update(row, status=Order.Status.CANCELLED, reason="self_trade", now=now))
-        unique = list({order.pk: order for order in orders}.values())  # a maker filled twice keeps its last state
-        update_rows(
-            Order, ["filled_quantity", "filled_quote", "fees_paid", "reserved", "status", "reason", "updated_at"], unique
-        )
-        return unique
+            orders.append(_order_update(row, status=Order.Status.CANCELLED, reason="self_trade", now=self.now))
+        return list({order.pk: order for order in orders}.values())  # a maker filled twice keeps its last state
+
+
+MAKER_FIELDS = ["filled_quantity", "filled_quote", "fees_paid", "reserved", "status", "reason", "updated_at"]
 
 
 def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
@@ -478,87 +511,39 @@ def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
 def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[Order]:
     """Cancel open orders of one user under the market lock, releasing exactly what each still held."""
     user_id = orders[0].user_id
-    wanted = {market.quote_id if order.side == "buy" else market.base_id for order in orders}
-    accounts = {
-        account.currency_id: account
-        for account in Account.objects.select_for_update(of=("self",))
-        .filter(user_id=user_id, kind=Account.Kind.USER, currency_id__in=wanted)
-        .order_by("pk")
-    }
+    wanted = sorted({market.quote_id if order.side == "buy" else market.base_id for order in orders})
+    [rows] = run_statements([store.lock_accounts_statement(currency_ids=wanted, user_ids=[user_id], fees=False)])
+    accounts = {account.currency_id: account for account in store.accounts_from_rows(rows)}
     now = timezone.now()
     changed_levels = set()
     for order in orders:
         ledger.funds_release(accounts[market.quote_id if order.side == "buy" else market.base_id], order.reserved)
         order.reserved, order.status, order.reason, order.updated_at = 0, Order.Status.CANCELLED, reason, now
         changed_levels.add((order.side, order.price))
-    ledger.accounts_save(accounts.values())
-    update_rows(Order, ["reserved", "status", "reason", "updated_at"], orders)
-    _publish_book_change(market, changed_levels, trades=[], orders=orders, accounts=accounts.values())
+    statements = update_rows_statements(Account, ["balance", "held"], accounts.values())
+    statements += update_rows_statements(Order, ["reserved", "status", "reason", "updated_at"], orders)
+    _, totals = _run_with_book_change(market, changed_levels, statements)
+    events.on_commit_publish(market=market, levels=totals, trades=[], orders=orders, accounts=list(accounts.values()))
     return orders
 
 
-def _publish_book_change(market: Market, levels: set[tuple[str, int]], *, trades, orders, accounts) -> None:
-    """Bump the book's sequence and schedule, for after the commit, the deltas with their new level totals."""
+def _run_with_book_change(market: Market, levels: set[tuple[str, int]], statements: list) -> tuple[list, list]:
+    """Run the statements of a change in one round trip; if book levels changed, bump the book's sequence and read
+    the new total of each changed level (0 = the level is gone) in the same trip, after the writes."""
+    levels = sorted(levels)
     if levels:
         market.sequence += 1
-        Market.objects.filter(pk=market.pk).update(sequence=market.sequence)
-    totals = _level_totals(market, levels)
-    events.on_commit_publish(
-        market=market, levels=totals, trades=trades, orders=orders, accounts=[a for a in accounts if a.user_id]
-    )
-
-
-def _level_totals(market: Market, levels: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    """The new total quantity of each changed price level, in one query (0 = the level is gone).
-
-    Plain SQL: the ORM spent several times longer composing this statement than the database took to run it.
-    """
-    if not levels:
-        return []
-    wanted = sorted(levels)
-    pairs = ", ".join(["(%s, %s)"] * len(wanted))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT side, price, SUM(quantity - filled_quantity) FROM {Order._meta.db_table}
-            WHERE market_id = %s AND status IN (%s, %s) AND (side, price) IN ({pairs})
-            GROUP BY side, price
-            """,
-            [market.pk, *OPEN_STATUSES, *(value for level in wanted for value in level)],
-        )
-        totals = {(side, price): int(total) for side, price, total in cursor.fetchall()}  # SUM is numeric
-    return [(side, price, totals.get((side, price), 0)) for side, price in wanted]
-
-
-def _record_candle(market: Market, trades: list[Trade], now) -> None:
-    """Fold this order's trades into the current one-minute candle with one upsert (under the market lock)."""
-    start = now.replace(second=0, microsecond=0)
-    prices = [trade.price for trade in trades]
-    volume = sum(trade.quantity for trade in trades)
-    quote_volume = sum(trade.quote_amount for trade in trades)
-    table = "markets_candle"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (market_id, start, open, high, low, close, volume, quote_volume, trades)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (market_id, start) DO UPDATE SET
-                high = CASE WHEN excluded.high > {table}.high THEN excluded.high ELSE {table}.high END,
-                low = CASE WHEN excluded.low < {table}.low THEN excluded.low ELSE {table}.low END,
-                close = excluded.close,
-                volume = {table}.volume + excluded.volume,
-                quote_volume = {table}.quote_volume + excluded.quote_volume,
-                trades = {table}.trades + excluded.trades
-            """,
-            [market.pk, start, prices[0], max(prices), min(prices), prices[-1], volume, quote_volume, len(trades)],
-        )
+        statements = [*statements, store.sequence_statement(market), store.level_totals_statement(market.pk, levels)]
+    results = run_statements(statements) if statements else []
+    totals = {(side, price): int(total) for side, price, total in results[-1]} if levels else {}  # SUM is numeric
+    return results, [(side, price, totals.get((side, price), 0)) for side, price in levels]
 
 
 def _lock_market(market_id: int) -> Market:
-    try:
-        return Market.objects.select_for_update(of=("self",)).select_related("base", "quote").get(pk=market_id)
-    except Market.DoesNotExist:
-        raise NotFound("There is no such market.", fields={"market": ["No such market."]}) from None
+    market = store.lock_market(market_id)
+    if market is None:
+        raise NotFound("There is no such market.", fields={"market": ["No such market."]})
+    return market
 
 
 def _replay(earlier: Order, market: Market, request: OrderRequest) -> Order:
