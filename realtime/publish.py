@@ -8,14 +8,17 @@ One committed change becomes at most three kinds of group message:
   to filter out, anyone else's.
 `group_send` only hands the message to the layer (fire and forget): a slow or stuck subscriber never holds up the
 order that caused it. The layer drops what a full subscriber channel cannot take; that subscriber then sees a
-gap in the sequence and resynchronises (realtime/consumers.py).
+gap in the sequence and resynchronises (realtime/consumers.py). With the Redis layer the caller does not even wait
+for Redis: the messages go to this process's background sender (realtime/sender.py), which sends them in order.
 """
 
 import logging
 from collections import defaultdict
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from realtime.sender import BackgroundSender
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +34,27 @@ def user_group(user_id: int) -> str:
 
 
 def publish_market_update(payload: dict) -> None:
-    """Fan one committed update out to its groups. Called from transaction.on_commit."""
+    """Fan one committed update out to its groups. Called from transaction.on_commit; returns without waiting."""
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(_send_all)(layer, _messages(payload))
-    except Exception:  # the money moved already; a feed hiccup must not turn it into an error
-        log.exception("publishing the update of %s failed", payload["market"])
+    if isinstance(layer, InMemoryChannelLayer):
+        # Its queues belong to the caller's event loop (tests, `make run`): send from here.
+        try:
+            async_to_sync(_send_all)(layer, _messages(payload))
+        except Exception:  # the money moved already; a feed hiccup must not turn it into an error
+            log.exception("publishing the update of %s failed", payload["market"])
+        return
+    sender.put(_messages(payload))
+
+
+async def _send_batches(batches: list[list[tuple[str, dict]]]) -> None:
+    layer = get_channel_layer()
+    for messages in batches:
+        await _send_all(layer, messages)
+
+
+sender = BackgroundSender(_send_batches)
 
 
 def _messages(payload: dict) -> list[tuple[str, dict]]:

@@ -15,6 +15,15 @@ def _postgres_marker_needs_postgres(request):
         pytest.fail("this test needs PostgreSQL: set DATABASE_URL (make test does)")
 
 
+@pytest.fixture(autouse=True)
+def _realtime_updates_sent_before_the_next_test():
+    """Updates leave through a background sender; one test's must not reach the next test's subscribers."""
+    yield
+    from realtime.publish import sender
+
+    assert sender.flush(), "realtime updates were still queued 5 s after the test"
+
+
 def make_user(username: str) -> User:
     return User.objects.create_user(username=username, password=f"{username}-password-1")
 
