@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from exchange.errors import NotFound, ValidationFailed
 from ledger.models import Currency
+from markets import store
 from markets.models import OPEN_STATUSES, Candle, Market, Order, Trade
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
@@ -18,10 +19,10 @@ MAX_CANDLES = 1000
 
 
 def market_get(*, symbol: str) -> Market:
-    try:
-        return Market.objects.select_related("base", "quote").get(symbol=symbol)
-    except Market.DoesNotExist:
-        raise NotFound(f"There is no market {symbol[:25]}.", fields={"market": ["No such market."]}) from None
+    market = store.market_by_symbol(symbol)  # every order request asks: one plain statement
+    if market is None:
+        raise NotFound(f"There is no market {symbol[:25]}.", fields={"market": ["No such market."]})
+    return market
 
 
 def market_list() -> QuerySet[Market]:

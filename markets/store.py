@@ -29,20 +29,31 @@ def _columns(fields: Sequence[str], alias: str) -> str:
 
 
 @cache
-def _lock_market_sql(vendor: str) -> str:
-    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
+def _market_sql(vendor: str, key: str, lock: bool) -> str:
+    lock_clause = " FOR UPDATE OF m" if lock and connection.features.has_select_for_update_of else ""
     return (
         f"SELECT {_columns(MARKET_FIELDS, 'm')}, {_columns(CURRENCY_FIELDS, 'b')}, {_columns(CURRENCY_FIELDS, 'q')} "
         f"FROM {Market._meta.db_table} m "
         f"JOIN {Currency._meta.db_table} b ON b.id = m.base_id JOIN {Currency._meta.db_table} q ON q.id = m.quote_id "
-        f"WHERE m.id = %s{lock}"
+        f"WHERE m.{key} = %s{lock_clause}"
     )
 
 
 def lock_market(market_id: int) -> Market | None:
     """The market row, locked, with its two currencies, in one statement."""
+    return _market(_market_sql(connection.vendor, "id", True), market_id)
+
+
+def market_by_symbol(symbol: str) -> Market | None:
+    """The market with its two currencies, unlocked: what a request needs to read its amounts."""
+    if "\x00" in symbol:  # PostgreSQL refuses NUL in text; no symbol has one
+        return None
+    return _market(_market_sql(connection.vendor, "symbol", False), symbol)
+
+
+def _market(sql: str, key) -> Market | None:
     with connection.cursor() as cursor:
-        cursor.execute(_lock_market_sql(connection.vendor), [market_id])
+        cursor.execute(sql, [key])
         row = cursor.fetchone()
     if row is None:
         return None
