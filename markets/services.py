@@ -208,12 +208,15 @@ def order_test(*, user: User, market: Market, request: OrderRequest) -> int:
 @transaction.atomic(durable=True)
 def order_place(*, user: User, market_id: int, request: OrderRequest) -> Order:
     """Place an order: hold, match, settle every trade, rest or close the remainder — all or nothing."""
-    market = _lock_market(market_id)
+    earlier = None
+    if request.client_order_id is None:
+        market = _lock_market(market_id)
+    else:
+        market, earlier = store.lock_market_finding_client_order(market_id, user.pk, request.client_order_id)
+        _must_exist(market)
     reserve = order_check(market=market, request=request)
-    if request.client_order_id is not None:
-        earlier = Order.objects.filter(user=user, client_order_id=request.client_order_id).first()
-        if earlier is not None:
-            return _replay(earlier, market, request)
+    if earlier is not None:
+        return _replay(Order.objects.get(pk=earlier), market, request)
     settlement = _Settlement(market=market, user=user, request=request, reserve=reserve)
     return settlement.run()
 
@@ -540,7 +543,10 @@ def _run_with_book_change(market: Market, levels: set[tuple[str, int]], statemen
 
 
 def _lock_market(market_id: int) -> Market:
-    market = store.lock_market(market_id)
+    return _must_exist(store.lock_market(market_id))
+
+
+def _must_exist(market: Market | None) -> Market:
     if market is None:
         raise NotFound("There is no such market.", fields={"market": ["No such market."]})
     return market

@@ -11,7 +11,7 @@ from functools import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
-from exchange.db import Statement
+from exchange.db import Statement, run_statements
 from ledger.models import Account, Currency
 from markets.models import OPEN_STATUSES, Market, Order
 
@@ -44,6 +44,15 @@ def lock_market(market_id: int) -> Market | None:
     return _market(_market_sql(connection.vendor, "id", True), market_id)
 
 
+def lock_market_finding_client_order(market_id: int, user_id: int, client_order_id: str) -> tuple[Market | None, int]:
+    """lock_market, and the key of the user's order with this client order id (or None), in one round trip."""
+    earlier = f"SELECT id FROM {Order._meta.db_table} WHERE user_id = %s AND client_order_id = %s"
+    [market, found] = run_statements(
+        [(_market_sql(connection.vendor, "id", True), [market_id]), (earlier, [user_id, client_order_id])]
+    )
+    return (_market_from_row(market[0]) if market else None), (found[0][0] if found else None)
+
+
 def market_by_symbol(symbol: str) -> Market | None:
     """The market with its two currencies, unlocked: what a request needs to read its amounts."""
     if "\x00" in symbol:  # PostgreSQL refuses NUL in text; no symbol has one
@@ -55,8 +64,10 @@ def _market(sql: str, key) -> Market | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [key])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _market_from_row(row)
+
+
+def _market_from_row(row: tuple) -> Market:
     split, size = len(MARKET_FIELDS), len(CURRENCY_FIELDS)
     market = Market.from_db(connection.alias, MARKET_FIELDS, row[:split])
     market.base = Currency.from_db(connection.alias, CURRENCY_FIELDS, row[split : split + size])

@@ -36,6 +36,16 @@ def test_a_resting_limit_order(gold_buck, traders, django_assert_num_queries):
         place(buyer, gold_buck, "buy", quantity=100, price=2_000)
 
 
+def test_a_client_order_id_costs_no_round_trip(gold_buck, traders, django_assert_num_queries):
+    buyer, _ = traders
+    place(buyer, gold_buck, "buy", quantity=100, price=2_000)
+    with django_assert_num_queries(round_trips(RESTING_ORDER, 2 + 9)):  # SQLite: the look-up is one more statement
+        place(buyer, gold_buck, "buy", quantity=100, price=2_000, client_order_id="bot-1")
+    with django_assert_num_queries(round_trips(2 + 2, 2 + 3)):  # a retry: lock and look up, read the first order
+        again = place(buyer, gold_buck, "buy", quantity=100, price=2_000, client_order_id="bot-1")
+    assert again.client_order_id == "bot-1"
+
+
 def test_an_order_that_trades_with_resting_orders(gold_buck, traders, django_assert_num_queries):
     seller, buyer = traders
     place(buyer, gold_buck, "buy", quantity=100, price=2_000)
