@@ -1,6 +1,7 @@
-"""What a committed change to a market tells the world: built inside the transaction, sent after the commit.
+"""What a committed change to a market tells the world: built and sent after the commit, never before.
 
-The payload is plain data (decimal strings, ISO times), so the sender never touches the ORM again. It holds the
+The payload is built from the rows the change wrote, as they are in memory, once the transaction has committed:
+no work under the market lock and no query. It is plain data (decimal strings, ISO times). It holds the
 public part (the changed book levels and the trades, under the market's new sequence) and the private part (each
 touched user's orders, fills and balances, tagged with `user_id`); realtime/publish.py routes each part to its
 groups.
@@ -14,9 +15,14 @@ from realtime.publish import publish_market_update
 
 def on_commit_publish(*, market, levels, trades, orders, accounts) -> None:
     """Schedule one market update for after the current transaction commits (never before)."""
-    payload = {
+    sequence = market.sequence
+    transaction.on_commit(lambda: publish_market_update(_payload(market, sequence, levels, trades, orders, accounts)))
+
+
+def _payload(market, sequence, levels, trades, orders, accounts) -> dict:
+    return {
         "market": market.symbol,
-        "sequence": market.sequence,
+        "sequence": sequence,
         "book": [
             {"side": side, "price": market.quote.format(price), "quantity": market.base.format(quantity)}
             for side, price, quantity in levels
@@ -30,7 +36,6 @@ def on_commit_publish(*, market, levels, trades, orders, accounts) -> None:
         ],
         "balances": [{"user_id": account.user_id, **balance_payload(account, market)} for account in accounts],
     }
-    transaction.on_commit(lambda: publish_market_update(payload))
 
 
 def trade_payload(trade, market) -> dict:
