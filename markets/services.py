@@ -227,8 +227,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
     market_id = Order.objects.filter(pk=order_id, user=user).values_list("market_id", flat=True).first()
     if market_id is None:
         raise NotFound("There is no such order.", fields={"order": ["No such order."]})
-    market = _lock_market(market_id)
-    order = Order.objects.get(pk=order_id)  # re-read under the market lock
+    market, order = store.lock_market_reading_order(market_id, order_id)  # the order as it is under the lock
     if not order.is_open:
         raise OrderNotOpen(f"The order is {order.get_status_display().lower()} and cannot be cancelled.")
     [cancelled] = _cancel_locked(market, [order], reason="cancelled")

@@ -17,6 +17,7 @@ from markets.models import OPEN_STATUSES, Market, Order
 
 MARKET_FIELDS = [field.attname for field in Market._meta.concrete_fields]
 CURRENCY_FIELDS = [field.attname for field in Currency._meta.concrete_fields]
+ORDER_FIELDS = [field.attname for field in Order._meta.concrete_fields]
 ACCOUNT_FIELDS = [
     field.attname
     for field in Account._meta.concrete_fields
@@ -51,6 +52,19 @@ def lock_market_finding_client_order(market_id: int, user_id: int, client_order_
         [(_market_sql(connection.vendor, "id", True), [market_id]), (earlier, [user_id, client_order_id])]
     )
     return (_market_from_row(market[0]) if market else None), (found[0][0] if found else None)
+
+
+def lock_market_reading_order(market_id: int, order_id: int) -> tuple[Market | None, Order | None]:
+    """lock_market, then the order as it is under that lock, in one round trip."""
+    columns = ", ".join(connection.ops.quote_name(name) for name in ORDER_FIELDS)
+    [market, found] = run_statements(
+        [
+            (_market_sql(connection.vendor, "id", True), [market_id]),
+            (f"SELECT {columns} FROM {Order._meta.db_table} WHERE id = %s", [order_id]),
+        ]
+    )
+    order = Order.from_db(connection.alias, ORDER_FIELDS, found[0]) if found else None
+    return (_market_from_row(market[0]) if market else None), order
 
 
 def market_by_symbol(symbol: str) -> Market | None:

@@ -24,9 +24,9 @@ RESTING_ORDER = 2 + 4
 # journal entries; write postings, trades, candle, accounts, makers, sequence and read the levels — however many
 # makers.
 ORDER_TAKING_MAKERS = 2 + 5
-# Find the order's market, lock the market, re-read the order, lock the account; write account, order, sequence and
-# read the level.
-CANCEL = 2 + 5
+# Find the order's market; lock the market and re-read the order; lock the account; write the account, the order and
+# the sequence and read the level.
+CANCEL = 2 + 4
 
 
 def test_a_resting_limit_order(gold_buck, traders, django_assert_num_queries):
