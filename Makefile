@@ -33,6 +33,12 @@ test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest -m browser -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
+# Every benchmark of issue #9 in one run, one table on stdout (progress on stderr); well under 15 minutes.
+# Needs PostgreSQL and Redis at 127.0.0.1; creates and drops databases bench_*. BENCH_ARGS="--quick" for a
+# 2-second, 100,000-row pass; see bench/run_all.py --help.
+bench: $(VENV)/.installed
+	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(PY) bench/run_all.py $(BENCH_ARGS)
+
 audit: $(VENV)/.installed
 	$(PY) manage.py audit
 

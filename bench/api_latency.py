@@ -1,107 +1,147 @@
-"""Median and p99 latency of placing an order over HTTP with a signed API key, against a real uvicorn server.
+"""REST end to end: orders per second and p50/p99 latency of POST /api/v1/orders with signed API keys.
 
-Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/api_latency.py [--orders 500]
-It migrates that database, creates a market and two funded users, starts uvicorn on a free loopback port with
-rate limits raised, places alternating buys and sells (half of them trade), and prints the figures.
+    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--database bench_rest] [--json]
+
+The database is dropped and created afresh: one market per server configuration (so each starts with an empty
+book) and one funded trader with its own API key per client. For each configuration uvicorn serves the exchange
+with that many worker processes, and the load comes from two other processes, each running half of the clients
+concurrently (asyncio + httpx, every request signed anew). Prices straddle 100.00 so about half the orders trade.
+Latency is what the client sees: signing, HTTP, the view, the service and the commit.
 """
 
 import argparse
-import logging
+import asyncio
+import json
+import multiprocessing
 import os
-import statistics
+import random
 import sys
 import time
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests.servers import AsgiServer  # noqa: E402
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings.dev")
-os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every SQL query in memory
-os.environ.setdefault("API_RATE_KEY", "1000000/min")
-os.environ.setdefault("API_RATE_IP", "1000000/min")
+LOAD_PROCESSES = 2
 
 
-def setup_data() -> list[tuple[str, str]]:
-    """A fresh GOLD-BUCK market and two funded traders; return their (key id, secret)."""
-    import django
-
-    django.setup()
+def setup_data(database: str, *, markets: int, clients: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """A fresh exchange; return the market symbols and one (key id, secret) per client."""
+    common.database_recreate(database)
+    common.django_setup(database)
+    from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    from django.contrib.auth.models import User
-
     from api import keys
-    from ledger import services as ledger
-    from markets import services as markets
+    from markets.models import Market
 
-    suffix = str(int(time.time()))[-6:]
-    issuer = User.objects.create_user(f"bench-issuer-{suffix}")
-    gold = ledger.currency_create(issuer=issuer, code=f"G{suffix}", name="Bench gold", decimals=3)
-    buck = ledger.currency_create(issuer=issuer, code=f"B{suffix}", name="Bench buck", decimals=2)
-    markets.market_create(user=issuer, base=gold, quote=buck)
-    ledger.currency_mint(issuer=issuer, currency=gold, amount=10**12)
-    ledger.currency_mint(issuer=issuer, currency=buck, amount=10**12)
+    call_command("migrate", verbosity=0)
+    ids = common.setup_exchange(market_count=markets, traders=clients)
     credentials = []
-    for name in ("maker", "taker"):
-        user = User.objects.create_user(f"bench-{name}-{suffix}")
-        for currency in (gold, buck):
-            ledger.transfer_create(sender=issuer, recipient=user, currency=currency, amount=10**11)
+    for user in User.objects.filter(pk__in=ids["traders"]).order_by("pk"):
         key, secret = keys.key_create(user=user, name="bench", scopes=["read", "trade"])
         credentials.append((key.key_id, secret))
-    return credentials, f"G{suffix}-B{suffix}"
+    symbols = [Market.objects.get(pk=pk).symbol for pk in ids["markets"]]
+    return symbols, credentials
+
+
+def load_process(url, symbol, credentials, start_at, seconds, seed, results):
+    """Run one concurrent client per credential from `start_at` for `seconds`; put what they saw on `results`."""
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    outcome = asyncio.run(_clients(url, symbol, credentials, start_at, seconds, seed))
+    results.put(outcome)
+
+
+async def _clients(url, symbol, credentials, start_at, seconds, seed):
+    import httpx
+
+    from exchange_client.signing import signed_headers
+
+    latencies, errors, traded = [], {}, 0
+
+    async def client(key_id, secret, rng):
+        nonlocal traded
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await http.get("/api/v1/time")  # connect before the clock starts
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            deadline = start_at + seconds
+            while time.time() < deadline:
+                side, price, quantity = common.order_mix(rng, 10, 10)  # tick 0.10 and lot 0.10 at 2 decimals
+                body = json.dumps({"market": symbol, "side": side, "type": "limit",
+                                   "quantity": f"{quantity / 100:.2f}", "price": f"{price / 100:.2f}"}).encode()
+                started = time.perf_counter()
+                headers = signed_headers(key_id, secret, "POST", "/api/v1/orders", body)
+                response = await http.post("/api/v1/orders", content=body,
+                                           headers={**headers, "Content-Type": "application/json"})
+                latencies.append(time.perf_counter() - started)
+                if response.status_code == 201:
+                    traded += response.json()["filled_quantity"] not in ("0", "0.00")
+                else:
+                    code = response.json().get("error", {}).get("code", str(response.status_code))
+                    errors[code] = errors.get(code, 0) + 1
+
+    await asyncio.gather(*(client(k, s, random.Random(seed * 1000 + n)) for n, (k, s) in enumerate(credentials)))
+    return latencies, errors, traded
+
+
+def run_load(url: str, symbol: str, credentials, seconds: float) -> dict:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + 3  # time for the load processes to start and connect
+    shares = [credentials[n::LOAD_PROCESSES] for n in range(LOAD_PROCESSES)]
+    processes = [context.Process(target=load_process, args=(url, symbol, share, start_at, seconds, n, results))
+                 for n, share in enumerate(shares) if share]
+    for process in processes:
+        process.start()
+    gathered = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
+    errors: dict[str, int] = {}
+    for _, errs, _ in gathered:
+        for code, count in errs.items():
+            errors[code] = errors.get(code, 0) + count
+    placed = len(latencies) - sum(errors.values())
+    return {
+        "orders_per_s": placed / seconds,
+        "p50_ms": common.percentile(latencies, 0.50) * 1000,
+        "p99_ms": common.percentile(latencies, 0.99) * 1000,
+        "traded": sum(t for _, _, t in gathered) / max(placed, 1),
+        "errors": errors,
+    }
+
+
+def measure(database: str, worker_counts: list[int], clients: int, seconds: float) -> list[dict]:
+    symbols, credentials = setup_data(database, markets=len(worker_counts), clients=clients)
+    env = {key: os.environ[key] for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "API_RATE_KEY",
+                                            "API_RATE_IP") if key in os.environ}
+    env["DATABASE_POOL_SIZE"] = "4"
+    rows = []
+    for workers, symbol in zip(worker_counts, symbols, strict=True):
+        common.progress(f"(3) REST, uvicorn with {workers} worker process(es), {clients} clients")
+        with common.Uvicorn(workers=workers, env=env) as server:
+            rows.append({"workers": workers, "clients": clients, **run_load(server.url, symbol, credentials, seconds)})
+    return rows
 
 
 def main() -> None:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=500)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker processes, one run each")
+    parser.add_argument("--database", default="bench_rest")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database.")
-    credentials, symbol = setup_data()
-    from api.keys import signature_for
-
-    server = AsgiServer(env={"DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}).start()
-    try:
-        base = server.url
-        with httpx.Client(base_url=base, timeout=10) as http:
-            for _ in range(100):
-                try:
-                    http.get("/api/v1/time")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            latencies = []
-            for index in range(args.orders):
-                key_id, secret = credentials[index % 2]
-                side = "sell" if index % 2 == 0 else "buy"
-                body = (
-                    f'{{"market": "{symbol}", "side": "{side}", "type": "limit", "quantity": "1.000", '
-                    f'"price": "{25 + index % 7}.00"}}'
-                ).encode()
-                started = time.perf_counter()
-                stamp = str(int(time.time() * 1000))
-                signature = signature_for(secret=secret, timestamp=stamp, method="POST", path="/api/v1/orders", body=body)
-                response = http.post(
-                    "/api/v1/orders",
-                    content=body,
-                    headers={"X-API-Key": key_id, "X-API-Timestamp": stamp, "X-API-Signature": signature,
-                             "Content-Type": "application/json"},
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 201:
-                    sys.exit(f"order {index} failed: {response.status_code} {response.text}")
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"orders placed over HTTP with signed keys: {len(latencies)} (one client, sequential)")
-        print(f"median {statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms, max {latencies[-1]:.2f} ms")
-    finally:
-        server.stop()
+    rows = measure(args.database, [int(n) for n in args.workers.split(",")], args.clients, args.seconds)
+    if args.json:
+        common.emit_json(rows)
+        return
+    print(f"{'uvicorn workers':>15}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}  errors")
+    for row in rows:
+        print(f"{row['workers']:>15}{row['clients']:>8}{row['orders_per_s']:>10.0f}{row['p50_ms']:>9.1f}"
+              f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}  {row['errors'] or '-'}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from django.db.models import F, Max, Min, Q, Sum
 
 from ledger.audit import register
 from ledger.models import Account, Posting
-from markets.models import OPEN_STATUSES, Market, Order, Trade
+from markets.models import OPEN_STATUSES, BookLevel, Market, Order, Trade
 
 
 @register("4. each account's held equals what its open orders still reserve")
@@ -58,6 +58,23 @@ def check_books_not_crossed() -> list[str]:
         if best_bid is not None and best_ask is not None and best_bid >= best_ask:
             problems.append(f"{market.symbol}: best bid {best_bid} >= best ask {best_ask}")
     return problems
+
+
+@register("6b. every book level holds exactly the open quantity of its orders")
+def check_book_levels_match_orders() -> list[str]:
+    expected = {
+        (row["market_id"], row["side"], row["price"]): row["total"]
+        for row in Order.objects.filter(status__in=OPEN_STATUSES)
+        .values("market_id", "side", "price")
+        .annotate(total=Sum(F("quantity") - F("filled_quantity")))
+    }
+    problems = []
+    for market_id, side, price, quantity in BookLevel.objects.values_list("market_id", "side", "price", "quantity"):
+        should = expected.pop((market_id, side, price), 0)
+        if quantity != should:
+            problems.append(f"market {market_id} {side} {price}: level says {quantity}, open orders hold {should}")
+    problems += [f"market {m} {side} {price}: open orders hold {q} but there is no level" for (m, side, price), q in expected.items()]
+    return problems[:50]
 
 
 @register("7. orders are consistent: never overfilled, closed ones hold nothing, filled means complete")

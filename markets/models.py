@@ -142,6 +142,28 @@ class Order(models.Model):
         return self.status in OPEN_STATUSES
 
 
+class BookLevel(models.Model):
+    """The open quantity at one price on one side of a book: the sum of its open orders' remaining quantities.
+
+    Kept by the settlement in the same statements that change the orders (audit check 6b), so a snapshot reads
+    `depth` rows however many orders rest at each price, and a changed level's new total costs one row.
+    A level with nothing left is deleted.
+    """
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="levels")
+    side = models.CharField(max_length=4, choices=Order.Side.choices)
+    price = models.BigIntegerField()
+    quantity = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index a snapshot reads, best first, in either direction.
+            models.UniqueConstraint(fields=["market", "side", "price"], name="book_level_one_per_price"),
+        ]
+        # No CHECK (quantity >= 0): PostgreSQL checks the row an upsert proposes, which carries a negative change.
+        # The settlement refuses a negative total instead (markets/services.py), and audit check 6b compares.
+
+
 class Trade(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
     price = models.BigIntegerField()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from exchange.errors import NotFound, ValidationFailed
 from ledger.models import Currency
 from markets import store
-from markets.models import OPEN_STATUSES, Candle, Market, Order, Trade
+from markets.models import OPEN_STATUSES, BookLevel, Candle, Market, Order, Trade
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 MAX_DEPTH = 500
@@ -49,15 +49,10 @@ def book_snapshot(*, market: Market, depth: int = 50) -> BookSnapshot:
     depth = max(1, min(depth, MAX_DEPTH))
     with transaction.atomic():
         sequence = Market.objects.filter(pk=market.pk).select_for_update().values_list("sequence", flat=True).get()
-        open_orders = Order.objects.filter(market=market, status__in=OPEN_STATUSES)
-        bids = _levels(open_orders.filter(side="buy").order_by("-price"), depth)
-        asks = _levels(open_orders.filter(side="sell").order_by("price"), depth)
+        levels = BookLevel.objects.filter(market=market).values_list("price", "quantity")
+        bids = list(levels.filter(side="buy").order_by("-price")[:depth])
+        asks = list(levels.filter(side="sell").order_by("price")[:depth])
     return BookSnapshot(sequence=sequence, bids=bids, asks=asks)
-
-
-def _levels(orders: QuerySet[Order], depth: int) -> list[tuple[int, int]]:
-    rows = orders.values("price").annotate(total=Sum("quantity") - Sum("filled_quantity"))[:depth]
-    return [(row["price"], row["total"]) for row in rows]
 
 
 def recent_trades(*, market: Market, limit: int = 50) -> QuerySet[Trade]:
@@ -105,14 +100,14 @@ def tickers(*, markets: list[Market], now: datetime | None = None) -> dict[int, 
     }
     result = {}
     # Last price and best bid and ask of every market in one query, each an index lookup.
-    open_orders = Order.objects.filter(market=OuterRef("pk"), status__in=OPEN_STATUSES)
+    levels = BookLevel.objects.filter(market=OuterRef("pk"))
     prices = {
         pk: (last, bid, ask)
         for pk, last, bid, ask in Market.objects.filter(pk__in=ids)
         .annotate(
             last=Subquery(Trade.objects.filter(market=OuterRef("pk")).order_by("-id").values("price")[:1]),
-            bid=Subquery(open_orders.filter(side="buy").order_by("-price").values("price")[:1]),
-            ask=Subquery(open_orders.filter(side="sell").order_by("price").values("price")[:1]),
+            bid=Subquery(levels.filter(side="buy").order_by("-price").values("price")[:1]),
+            ask=Subquery(levels.filter(side="sell").order_by("price").values("price")[:1]),
         )
         .values_list("pk", "last", "bid", "ask")
     }

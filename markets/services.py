@@ -6,6 +6,7 @@ journal entry per trade; release what is no longer needed; update the orders; bu
 What subscribers hear is sent only after the commit (markets/events.py).
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -262,7 +263,7 @@ class _Settlement:
         result = matching.match(self._incoming(), self._opposite(), self._rules())
         if result.outcome == matching.Outcome.REJECTED:
             taker = self._taker(result, reserved=0, fees=0)
-            self._write([], taker=taker, entries=[], trades=[])
+            self._write({}, taker=taker, entries=[], trades=[])
             return taker
         open_orders = self._lock_accounts(result)
         pays = self._account(self.user.pk, market.quote_id if request.side == "buy" else market.base_id)
@@ -270,16 +271,16 @@ class _Settlement:
             raise InsufficientFunds(_insufficient_message(market, request.side, pays.available))
         if result.resting_quantity and open_orders >= MAX_OPEN_ORDERS_PER_MARKET:
             raise TooManyOpenOrders(f"At most {MAX_OPEN_ORDERS_PER_MARKET} open orders per market; cancel some first.")
-        changed_levels: set[tuple[str, int]] = set()
-        cancelled = self._cancel_self_trades(result, changed_levels)
+        levels: dict[tuple[str, int], int] = defaultdict(int)  # (side, price) -> change of its open quantity
+        cancelled = self._cancel_self_trades(result, levels)
         taker_reserved = self._taker_reserved_after(result)
         pays.held += taker_reserved
-        trades, entries, taker_fees = self._settle_fills(result, changed_levels)
+        trades, entries, taker_fees = self._settle_fills(result, levels)
         taker = self._taker(result, reserved=taker_reserved, fees=taker_fees)
         if result.resting_quantity:
-            changed_levels.add((request.side, request.price))
+            levels[request.side, request.price] += result.resting_quantity
         makers = self._makers(result, cancelled)
-        self._write(changed_levels, taker=taker, entries=entries, trades=trades, makers=makers)
+        self._write(levels, taker=taker, entries=entries, trades=trades, makers=makers)
         return taker
 
     def _write(self, levels, *, taker: Order, entries, trades: list[Trade], makers: list[Order] = ()) -> None:
@@ -383,12 +384,12 @@ class _Settlement:
     def _account(self, user_id: int | None, currency_id: int) -> Account:
         return self.accounts[(user_id, currency_id)]
 
-    def _cancel_self_trades(self, result, changed_levels) -> list[RestingRow]:
+    def _cancel_self_trades(self, result, levels) -> list[RestingRow]:
         rows = [self.resting_rows[order_id] for order_id in result.cancelled_resting]
         for row in rows:
             currency_id = self.market.quote_id if row.side == "buy" else self.market.base_id
             ledger.funds_release(self._account(row.user_id, currency_id), row.reserved)
-            changed_levels.add((row.side, row.price))
+            levels[row.side, row.price] -= row.quantity - row.filled_quantity
         return rows
 
     def _taker_reserved_after(self, result: matching.MatchResult) -> int:
@@ -398,7 +399,7 @@ class _Settlement:
             return result.resting_quantity * self.request.price // 10**self.market.base.decimals
         return result.resting_quantity
 
-    def _settle_fills(self, result, changed_levels) -> tuple[list[Trade], list[list[tuple[Account, int]]], int]:
+    def _settle_fills(self, result, levels) -> tuple[list[Trade], list[list[tuple[Account, int]]], int]:
         """Build each trade and its journal entry (both legs and fees); move the makers' holds."""
         market, taker_id = self.market, self.user.pk
         taker_buys = self.request.side == "buy"
@@ -431,7 +432,7 @@ class _Settlement:
             row.filled_quote += fill.quote_amount
             row.fees_paid += buyer_fee if row.side == "buy" else seller_fee
             taker_fees += seller_fee if taker_buys else buyer_fee
-            changed_levels.add((row.side, row.price))
+            levels[row.side, row.price] -= fill.quantity
             trades.append(
                 Trade(
                     market=market,
@@ -517,28 +518,30 @@ def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[
     [rows] = run_statements([store.lock_accounts_statement(currency_ids=wanted, user_ids=[user_id], fees=False)])
     accounts = {account.currency_id: account for account in store.accounts_from_rows(rows)}
     now = timezone.now()
-    changed_levels = set()
+    levels: dict[tuple[str, int], int] = defaultdict(int)
     for order in orders:
         ledger.funds_release(accounts[market.quote_id if order.side == "buy" else market.base_id], order.reserved)
         order.reserved, order.status, order.reason, order.updated_at = 0, Order.Status.CANCELLED, reason, now
-        changed_levels.add((order.side, order.price))
+        levels[order.side, order.price] -= order.quantity - order.filled_quantity
     statements = update_rows_statements(Account, ["balance", "held"], accounts.values())
     statements += update_rows_statements(Order, ["reserved", "status", "reason", "updated_at"], orders)
-    _, totals = _run_with_book_change(market, changed_levels, statements)
+    _, totals = _run_with_book_change(market, levels, statements)
     events.on_commit_publish(market=market, levels=totals, trades=[], orders=orders, accounts=list(accounts.values()))
     return orders
 
 
-def _run_with_book_change(market: Market, levels: set[tuple[str, int]], statements: list) -> tuple[list, list]:
-    """Run the statements of a change in one round trip; if book levels changed, bump the book's sequence and read
-    the new total of each changed level (0 = the level is gone) in the same trip, after the writes."""
-    levels = sorted(levels)
+def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], statements: list) -> tuple[list, list]:
+    """Run the statements of a change in one round trip. If book levels changed (`levels`: the change of each
+    level's open quantity), bump the book's sequence and apply the changes to the levels in the same trip,
+    returning each changed level's new total (0 = the level is gone)."""
     if levels:
         market.sequence += 1
-        statements = [*statements, store.sequence_statement(market), store.level_totals_statement(market.pk, levels)]
+        statements = [*statements, store.sequence_statement(market), *store.level_change_statements(market.pk, levels)]
     results = run_statements(statements) if statements else []
-    totals = {(side, price): int(total) for side, price, total in results[-1]} if levels else {}  # SUM is numeric
-    return results, [(side, price, totals.get((side, price), 0)) for side, price in levels]
+    totals = {(side, price): quantity for side, price, quantity in results[-2]} if levels else {}
+    if any(quantity < 0 for quantity in totals.values()):
+        raise AssertionError(f"a book level of {market.symbol} would go below zero: {totals}")  # rolls back
+    return results, [(side, price, totals[side, price]) for side, price in sorted(levels)]
 
 
 def _lock_market(market_id: int) -> Market:

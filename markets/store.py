@@ -13,7 +13,7 @@ from django.db.models import Model
 
 from exchange.db import Statement, run_statements
 from ledger.models import Account, Currency
-from markets.models import OPEN_STATUSES, Market, Order
+from markets.models import OPEN_STATUSES, BookLevel, Market, Order
 
 MARKET_FIELDS = [field.attname for field in Market._meta.concrete_fields]
 CURRENCY_FIELDS = [field.attname for field in Currency._meta.concrete_fields]
@@ -145,14 +145,23 @@ def sequence_statement(market: Market) -> Statement:
     return f"UPDATE {Market._meta.db_table} SET sequence = %s WHERE id = %s", [market.sequence, market.pk]
 
 
-def level_totals_statement(market_id: int, levels: Sequence[tuple[str, int]]) -> Statement:
-    """The total open quantity at each of the given (side, price) levels; levels with none are left out."""
-    pairs = ", ".join(["(%s, %s)"] * len(levels))
-    sql = (
-        f"SELECT side, price, SUM(quantity - filled_quantity) FROM {Order._meta.db_table} "
-        f"WHERE market_id = %s AND status IN (%s, %s) AND (side, price) IN ({pairs}) GROUP BY side, price"
+def level_change_statements(market_id: int, deltas: dict[tuple[str, int], int]) -> list[Statement]:
+    """Add each change to its level's open quantity, RETURNING every changed level's new total; then delete the
+    levels left empty. `deltas` holds one change per (side, price)."""
+    table = BookLevel._meta.db_table
+    levels = sorted(deltas)
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(levels))
+    upsert = (
+        f"INSERT INTO {table} (market_id, side, price, quantity) VALUES {rows} "
+        f"ON CONFLICT (market_id, side, price) DO UPDATE SET quantity = {table}.quantity + excluded.quantity "
+        f"RETURNING side, price, quantity"
     )
-    return sql, [market_id, *OPEN_STATUSES, *(value for level in levels for value in level)]
+    pairs = ", ".join(["(%s, %s)"] * len(levels))
+    delete = f"DELETE FROM {table} WHERE market_id = %s AND quantity = 0 AND (side, price) IN ({pairs})"
+    return [
+        (upsert, [value for side, price in levels for value in (market_id, side, price, deltas[side, price])]),
+        (delete, [market_id, *(value for level in levels for value in level)]),
+    ]
 
 
 def candle_statement(market_id: int, start, prices: list[int], volume: int, quote_volume: int) -> Statement:

@@ -18,28 +18,28 @@ def round_trips(postgresql: int, sqlite: int) -> int:
 
 
 # A resting order: lock the market; read the book; lock the accounts and count own open orders; write the order,
-# the accounts, the sequence and read the changed level.
+# the accounts, the sequence and the changed level.
 RESTING_ORDER = 2 + 4
 # A crossing order that fills: lock the market; read the book; lock the accounts; insert the order and the
-# journal entries; write postings, trades, candle, accounts, makers, sequence and read the levels — however many
+# journal entries; write postings, trades, candle, accounts, makers, sequence and levels — however many
 # makers.
 ORDER_TAKING_MAKERS = 2 + 5
 # Find the order's market; lock the market and re-read the order; lock the account; write the account, the order and
-# the sequence and read the level.
+# the sequence and the level.
 CANCEL = 2 + 4
 
 
 def test_a_resting_limit_order(gold_buck, traders, django_assert_num_queries):
     buyer, _ = traders
     place(buyer, gold_buck, "buy", quantity=100, price=2_000)  # accounts exist from here on
-    with django_assert_num_queries(round_trips(RESTING_ORDER, 2 + 8)):
+    with django_assert_num_queries(round_trips(RESTING_ORDER, 2 + 9)):
         place(buyer, gold_buck, "buy", quantity=100, price=2_000)
 
 
 def test_a_client_order_id_costs_no_round_trip(gold_buck, traders, django_assert_num_queries):
     buyer, _ = traders
     place(buyer, gold_buck, "buy", quantity=100, price=2_000)
-    with django_assert_num_queries(round_trips(RESTING_ORDER, 2 + 9)):  # SQLite: the look-up is one more statement
+    with django_assert_num_queries(round_trips(RESTING_ORDER, 2 + 10)):  # SQLite: the look-up is one more statement
         place(buyer, gold_buck, "buy", quantity=100, price=2_000, client_order_id="bot-1")
     with django_assert_num_queries(round_trips(2 + 2, 2 + 3)):  # a retry: lock and look up, read the first order
         again = place(buyer, gold_buck, "buy", quantity=100, price=2_000, client_order_id="bot-1")
@@ -51,11 +51,10 @@ def test_an_order_that_trades_with_resting_orders(gold_buck, traders, django_ass
     place(buyer, gold_buck, "buy", quantity=100, price=2_000)
     for _ in range(3):
         place(seller, gold_buck, "sell", quantity=100, price=2_500)
-    with django_assert_num_queries(round_trips(ORDER_TAKING_MAKERS, 2 + 12)):
+    with django_assert_num_queries(round_trips(ORDER_TAKING_MAKERS, 2 + 13)):
         place(buyer, gold_buck, "buy", quantity=100, price=2_500)
-    with django_assert_num_queries(
-        round_trips(ORDER_TAKING_MAKERS, 2 + 12)
-    ):  # two makers cost no more statements than one
+    # Two makers cost no more round trips than one.
+    with django_assert_num_queries(round_trips(ORDER_TAKING_MAKERS, 2 + 13)):
         place(buyer, gold_buck, "buy", quantity=200, price=2_500)
 
 
@@ -64,5 +63,5 @@ def test_a_cancel(gold_buck, traders, django_assert_num_queries):
 
     buyer, _ = traders
     order = place(buyer, gold_buck, "buy", quantity=100, price=2_000)
-    with django_assert_num_queries(round_trips(CANCEL, 2 + 8)):
+    with django_assert_num_queries(round_trips(CANCEL, 2 + 9)):
         order_cancel(user=buyer, order_id=order.pk)

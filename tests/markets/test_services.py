@@ -17,7 +17,7 @@ from exchange.errors import (
 from ledger.models import Account
 from markets import selectors
 from markets import services as markets
-from markets.models import Market, Order, Trade
+from markets.models import BookLevel, Market, Order, Trade
 from tests.conftest import make_currency
 from tests.helpers import assert_audit_passes, ledger_state
 from tests.markets.conftest import account, place
@@ -32,6 +32,7 @@ def market_state() -> dict:
         "orders": sorted(Order.objects.values_list("id", "status", "filled_quantity", "reserved")),
         "trades": Trade.objects.count(),
         "sequences": sorted(Market.objects.values_list("id", "sequence")),
+        "levels": sorted(BookLevel.objects.values_list("market_id", "side", "price", "quantity")),
     }
 
 

@@ -1,0 +1,319 @@
+"""What the benchmarks share: PostgreSQL administration, the pgbench ceiling, a funded exchange, the place-order
+load (one process per worker), a uvicorn server with N worker processes, percentiles and machine state.
+
+Nothing here imports Django at module level: the orchestrator (run_all.py) and the HTTP load generators stay
+free of it, and each benchmark sets Django up once it knows its database.
+"""
+
+import json
+import multiprocessing
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", "5432", "postgres"
+
+# What one settlement must at least do: lock the market row, lock two accounts in key order, update both,
+# insert one row, commit.
+PGBENCH_SCRIPT = """
+\\set a random(1, 500)
+\\set b random(501, 1000)
+BEGIN;
+SELECT id FROM bench_market WHERE id = 1 FOR UPDATE;
+SELECT id FROM bench_account WHERE id IN (:a, :b) ORDER BY id FOR UPDATE;
+UPDATE bench_account SET balance = balance - 1 WHERE id = :a;
+UPDATE bench_account SET balance = balance + 1 WHERE id = :b;
+INSERT INTO bench_journal (amount, created_at) VALUES (1, now());
+END;
+"""
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+
+
+def pg_args(database: str) -> list[str]:
+    return ["-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, database]
+
+
+def database_url(database: str) -> str:
+    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def psql(database: str, sql: str) -> str:
+    """Run SQL with psql (stops at the first error); return what it printed, unaligned."""
+    done = subprocess.run(
+        ["psql", "-qtA", "-v", "ON_ERROR_STOP=1", *pg_args(database), "-c", sql], capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"psql on {database} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def database_recreate(database: str) -> None:
+    """Drop (ending its sessions) and create an empty database: every benchmark starts from the same state."""
+    psql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    psql("postgres", f'CREATE DATABASE "{database}"')
+
+
+def postgres_version() -> str:
+    return psql("postgres", "SHOW server_version")
+
+
+def pgbench_ceiling(database: str, clients: int, seconds: float) -> float:
+    """Transactions per second of PGBENCH_SCRIPT with `clients` connections (one pgbench thread each)."""
+    psql(database, """
+        DROP TABLE IF EXISTS bench_market, bench_account, bench_journal;
+        CREATE TABLE bench_market (id bigint PRIMARY KEY, sequence bigint NOT NULL DEFAULT 0);
+        CREATE TABLE bench_account (id bigint PRIMARY KEY, balance bigint NOT NULL);
+        CREATE TABLE bench_journal (id bigserial PRIMARY KEY, amount bigint NOT NULL, created_at timestamptz NOT NULL);
+        INSERT INTO bench_market VALUES (1, 0);
+        INSERT INTO bench_account SELECT g, 1000000000 FROM generate_series(1, 1000) g;
+    """)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    try:
+        output = subprocess.run(
+            ["pgbench", "-n", "-f", script.name, "-c", str(clients), "-j", str(clients), "-T", str(max(1, round(seconds))),
+             *pg_args(database)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    return float(re.search(r"tps = ([0-9.]+)", output).group(1))
+
+
+# --- Django -----------------------------------------------------------------------------------------------------
+
+
+def django_setup(database: str, *, pool_size: int = 2) -> None:
+    """Point this process (and the worker processes it spawns later) at `database`, then set Django up."""
+    os.environ["DATABASE_URL"] = database_url(database)
+    os.environ.setdefault("DATABASE_POOL_SIZE", str(pool_size))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "exchange.settings.dev"
+    os.environ["DEBUG"] = "false"  # DEBUG keeps every SQL statement in memory
+    os.environ.setdefault("API_RATE_KEY", "10000000/min")
+    os.environ.setdefault("API_RATE_IP", "10000000/min")
+    import django
+
+    django.setup()
+
+
+def setup_exchange(*, market_count: int, traders: int, extra_users: tuple[str, ...] = ()) -> dict:
+    """On a migrated, empty database: an issuer, one quote and `market_count` base currencies (2 decimals each),
+    `market_count` markets BASEi-QUOTE, and `traders` (plus `extra_users`) funded with 10^12 of every currency.
+
+    Returns the ids: {"issuer", "quote", "bases", "markets", "traders", "extra"}.
+    """
+    from django.contrib.auth.models import User
+
+    from ledger import services as ledger
+    from markets import services as markets
+
+    issuer = User.objects.create_user("issuer")
+    quote = ledger.currency_create(issuer=issuer, code="QUOTE", name="Quote", decimals=2)
+    bases = [
+        ledger.currency_create(issuer=issuer, code=f"BASE{i}", name=f"Base {i}", decimals=2) for i in range(market_count)
+    ]
+    users = [User.objects.create_user(f"trader{i}") for i in range(traders)]
+    extra = [User.objects.create_user(name) for name in extra_users]
+    for currency in [quote, *bases]:
+        ledger.currency_mint(issuer=issuer, currency=currency, amount=10**15)
+        for user in users + extra:
+            ledger.transfer_create(sender=issuer, recipient=user, currency=currency, amount=10**12)
+    market_ids = [markets.market_create(user=issuer, base=base, quote=quote).pk for base in bases]
+    return {
+        "issuer": issuer.pk,
+        "quote": quote.pk,
+        "bases": [b.pk for b in bases],
+        "markets": market_ids,
+        "traders": [u.pk for u in users],
+        "extra": [u.pk for u in extra],
+    }
+
+
+def audit() -> tuple[bool, float, str]:
+    """Run `manage.py audit` in this process: (all invariants hold, seconds it took, its output)."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = io.StringIO()
+    started = time.perf_counter()
+    try:
+        call_command("audit", stdout=out)
+        ok = True
+    except CommandError:
+        ok = False
+    return ok, time.perf_counter() - started, out.getvalue()
+
+
+# --- the place-order load ---------------------------------------------------------------------------------------
+
+
+def order_mix(rng: random.Random, tick: int, lot: int) -> tuple[str, int, int]:
+    """(side, price, quantity): prices straddle 100.00 by up to three ticks, so about half the orders trade."""
+    side = rng.choice(("buy", "sell"))
+    offset = rng.randint(-3, 3) * tick
+    price = 10_000 + (offset if side == "buy" else -offset)
+    return side, price, lot * rng.randint(1, 5)
+
+
+def service_worker(user_ids, market_ids, seconds, seed, start, results):
+    """One worker process: set up, wait at the `start` barrier for the others, then order_place in a loop for
+    `seconds`; put (latencies, traded, errors) on `results`."""
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.db import connections
+
+    from exchange.errors import DomainError
+    from markets.models import Market
+    from markets.services import OrderRequest, order_place
+
+    rng = random.Random(seed)
+    users = list(User.objects.filter(pk__in=user_ids))
+    steps = {m.pk: (m.tick, m.lot) for m in Market.objects.filter(pk__in=market_ids)}
+    latencies, trades, errors = [], 0, 0
+    start.wait()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        market_id = rng.choice(market_ids)
+        side, price, quantity = order_mix(rng, *steps[market_id])
+        request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+        started = time.perf_counter()
+        try:
+            order = order_place(user=rng.choice(users), market_id=market_id, request=request)
+            trades += order.filled_quantity > 0
+        except DomainError:
+            errors += 1
+        latencies.append(time.perf_counter() - started)
+    results.put((latencies, trades, errors))
+    connections.close_all()
+
+
+def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int = 0) -> dict:
+    """order_place from `workers` processes at once (each its own connection); orders/s, p50/p99 ms, traded share."""
+    from django.db import connections
+
+    connections.close_all()
+    context = multiprocessing.get_context("spawn")  # a forked connection pool would be shared
+    results, start = context.Queue(), context.Barrier(workers)
+    processes = [
+        context.Process(target=service_worker, args=(user_ids, market_ids, seconds, seed * 100 + n, start, results))
+        for n in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    gathered = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
+    orders = len(latencies)
+    return {
+        "orders_per_s": orders / seconds,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "traded": sum(t for _, t, _ in gathered) / max(orders, 1),
+        "errors": sum(e for _, _, e in gathered),
+        "orders": orders,
+    }
+
+
+# --- an ASGI server with N worker processes ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Uvicorn:
+    """uvicorn serving the exchange with `workers` processes (tests/servers.py's AsgiServer runs exactly one)."""
+
+    def __init__(self, *, workers: int, env: dict[str, str]):
+        self.workers, self.port = workers, free_port()
+        # Whitenoise warns in every worker that there is no collected static directory: not news here.
+        self.env = {**os.environ, "PYTHONWARNINGS": "ignore::UserWarning", **env}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Uvicorn":
+        command = [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--lifespan", "off",
+                   "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                   "--workers", str(self.workers)]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
+        self._wait_until_serving()
+        return self
+
+    def _wait_until_serving(self, timeout: float = 60) -> None:
+        """Every worker answers: ask /api/v1/time until it has answered a few times in a row."""
+        import logging
+
+        import httpx
+
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        deadline, answered = time.monotonic() + timeout, 0
+        while answered < 4 * self.workers:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"uvicorn on port {self.port} did not answer in {timeout} s")
+            try:
+                answered += httpx.get(f"{self.url}/api/v1/time", timeout=5).status_code == 200
+            except httpx.TransportError:
+                answered = 0
+                time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+def machine_state() -> dict:
+    load = os.getloadavg()
+    return {
+        "cores": os.cpu_count(),
+        "load": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        "postgres": postgres_version(),
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def emit_json(result) -> None:
+    """The last line a benchmark prints under --json: what run_all.py reads."""
+    print("JSON " + json.dumps(result), flush=True)
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,226 @@
+"""Every benchmark of issue #9 in one run, printed as one table with the machine's state (`make bench`).
+
+    .venv/bin/python bench/run_all.py [--seconds 5] [--quick] [--only 1,2,3,4,5] [--prefix bench]
+
+(1) pgbench settlement ceiling and (2) order_place, 1 and 8 markets × 1/2/4/8 workers (bench/place_orders.py);
+(3) REST POST /api/v1/orders with signed keys, uvicorn with 1 and 2 processes, 8 clients from two other
+processes (bench/api_latency.py); (4) the feed (bench/feed_latency.py, passed through as it prints);
+(5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
+and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once).
+
+Each benchmark runs in a process of its own on a database of its own, `<prefix>_place`, `<prefix>_rest`,
+`<prefix>_feed` and `<prefix>_growth`, dropped and created afresh. PostgreSQL and Redis at 127.0.0.1
+(REDIS_URL, default db 0). Progress goes to stderr, the table to stdout. Figures are comparable only within
+one run: the ratios are the point.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+WORKERS = (1, 2, 4, 8)
+REST_CLIENTS = 8
+GROWTH_RECENT = 8 * 10_000  # growth.py: a day of trades in each of its eight markets
+WORSE = 0.20  # the issue's limit: no growth figure more than 20 % worse than with an empty book
+
+
+def run_stage(script: str, *args: str, env: dict | None = None) -> dict | list:
+    """Run one benchmark with --json in its own process; return what its last JSON line says."""
+    command = [sys.executable, str(BENCH / script), *args, "--json"]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                          cwd=common.ROOT)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("JSON ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{script} failed (exit {done.returncode}): {done.stdout[-2000:]}")
+    return json.loads(lines[-1][5:])
+
+
+def run_feed(database: str, *, rate: float, seconds: float) -> dict:
+    """bench/feed_latency.py prints its own table: keep its lines to pass through, and its rows (--json)."""
+    common.database_recreate(database)
+    env = {**os.environ, "DATABASE_URL": common.database_url(database), "DJANGO_SETTINGS_MODULE": "exchange.settings.dev",
+           "DEBUG": "false"}
+    command = [sys.executable, str(BENCH / "feed_latency.py"), "--rate", f"{rate:g}", "--seconds", f"{seconds:g}",
+               "--json"]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, cwd=common.ROOT)
+    lines = done.stdout.rstrip().splitlines()
+    rows = [json.loads(line[5:]) for line in lines if line.startswith("JSON ")]
+    lines = [line for line in lines if not line.startswith("JSON ")]
+    if done.returncode:
+        lines.append(f"feed_latency.py failed (exit {done.returncode}); its stderr is above the table")
+    return {"lines": lines, "rows": rows[-1]["feed"] if rows else []}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5, help="per figure (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 s per figure and a 100,000-row big growth level")
+    parser.add_argument("--only", default="1,2,3,4,5", help="which benchmarks (1 and 2 always run together)")
+    parser.add_argument("--prefix", default="bench", help="database names start with this")
+    parser.add_argument("--feed-rate", type=float, default=20, help="book deltas per second the feed benchmark makes")
+    parser.add_argument("--big", type=int, default=1_000_000, help="resting orders and past trades of the big level")
+    args = parser.parse_args()
+    seconds = 2 if args.quick else args.seconds
+    big = 100_000 if args.quick else args.big
+    only = set(args.only.split(","))
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    started = time.monotonic()
+    state = common.machine_state()
+    results: dict = {}
+
+    failures: list[str] = []
+
+    def attempt(name: str, stage):
+        """Run one stage; a failure is reported in the table and the other stages still run."""
+        try:
+            return stage()
+        except Exception as error:  # noqa: BLE001 - any failure of a stage becomes a line of the report
+            failures.append(f"{name}: {str(error).strip()[-300:]}")
+            common.progress(f"{name} FAILED: {error}")
+            return None
+
+    if only & {"1", "2"}:
+        common.progress("(1)+(2) pgbench ceiling and order_place")
+        results["place"] = attempt("(1)+(2)", lambda: run_stage(
+            "place_orders.py", "--database", f"{args.prefix}_place", "--seconds", str(seconds),
+            "--workers", ",".join(map(str, WORKERS))))
+    if "3" in only:
+        results["rest"] = attempt("(3)", lambda: run_stage(
+            "api_latency.py", "--database", f"{args.prefix}_rest", "--seconds", str(seconds),
+            "--clients", str(REST_CLIENTS), "--workers", "1,2"))
+    if "4" in only:
+        common.progress("(4) feed: bench/feed_latency.py")
+        results["feed"] = attempt("(4)", lambda: run_feed(f"{args.prefix}_feed", rate=args.feed_rate, seconds=seconds))
+    if "5" in only:
+        levels = []
+        for resting, trades, audit in ((0, GROWTH_RECENT, False), (10_000, GROWTH_RECENT, False), (big, big, True)):
+            common.progress(f"(5) growth: {resting:,} resting orders, {trades:,} past trades")
+            levels.append(attempt(f"(5) {resting:,} resting", lambda r=resting, t=trades, a=audit: run_stage(
+                "growth.py", "--database", f"{args.prefix}_growth", "--seconds", str(seconds),
+                "--resting", str(r), "--trades", str(t), *(["--audit"] if a else []))))
+        results["growth"] = levels if levels and levels[0] else None
+        if results["growth"]:
+            results["growth"] = [level for level in levels if level]
+    results = {key: value for key, value in results.items() if value}
+    results["failures"] = failures
+    end_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print_table(state, end_load, seconds, time.monotonic() - started, results)
+
+
+# --- the table --------------------------------------------------------------------------------------------------
+
+
+def print_table(state: dict, end_load: str, seconds: float, took: float, results: dict) -> None:
+    minutes, secs = divmod(int(took), 60)
+    print(f"Benchmarks of issue #9: {state['cores']} cores; load average {state['load']} at the start, {end_load} at "
+          f"the end; PostgreSQL {state['postgres']}; {state['time']}; {seconds:g} s per figure; {minutes} min {secs} s")
+    verdicts = []
+    ceiling = {int(n): tps for n, tps in results["place"]["ceiling"].items()} if "place" in results else {}
+    if ceiling:
+        print()
+        print(f"{'(1) pgbench settlement ceiling':<40}{'clients':>8}{'tx/s':>10}")
+        for n, tps in ceiling.items():
+            print(f"{'':<40}{n:>8}{tps:>10.0f}")
+        print()
+        print(f"{'(2) order_place service':<40}{'workers':>8}{'orders/s':>10}{'vs (1)':>8}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'traded':>8}{'errors':>8}")
+        for row in results["place"]["service"]:
+            ratio = row["orders_per_s"] / ceiling[row["workers"]]
+            label = f"    {row['markets']} market{'s' * (row['markets'] > 1)}"
+            print(f"{label:<40}{row['workers']:>8}{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
+                  f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}")
+            if row["markets"] == 1:
+                verdicts.append((f"order_place, 1 market, {row['workers']} worker(s) >= 0.50 of (1)", ratio >= 0.5, ratio))
+            elif row["workers"] == 8:
+                verdicts.append(("order_place, 8 markets, 8 workers >= 0.70 of (1)", ratio >= 0.7, ratio))
+    if "rest" in results:
+        print()
+        print(f"{'(3) REST POST /api/v1/orders, signed':<40}{'uvicorn':>8}{'orders/s':>10}{'vs (1)':>8}{'p50 ms':>9}"
+              f"{'p99 ms':>9}{'traded':>8}{'errors':>8}")
+        for row in results["rest"]:
+            reference = ceiling.get(row["clients"]) or (ceiling[max(ceiling)] if ceiling else None)
+            ratio = row["orders_per_s"] / reference if reference else float("nan")
+            label = f"    {row['clients']} clients in 2 other processes"
+            print(f"{label:<40}{row['workers']:>7}p{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
+                  f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{sum(row['errors'].values()):>8}")
+            verdicts.append((f"REST, {row['workers']} uvicorn process(es) >= 0.30 of (1) at {row['clients']} clients",
+                             ratio >= 0.3, ratio))
+        print(f"    (vs (1): the ceiling at {REST_CLIENTS} clients; uvicorn Np = N worker processes)")
+    if "feed" in results:
+        print()
+        print("(4) feed: commit to book delta at the subscribers (bench/feed_latency.py)")
+        for line in results["feed"]["lines"]:
+            print(f"    {line}")
+        for row in results["feed"]["rows"]:
+            if row["subscribers"] == 1000:
+                verdicts.append(("feed: book delta p99 (ms) < 50 with 1,000 subscribers", row["p99_ms"] < 50, row["p99_ms"]))
+    if "growth" in results:
+        verdicts += print_growth(results["growth"])
+    if results["failures"]:
+        print()
+        print("FAILED (see stderr):")
+        for failure in results["failures"]:
+            print(f"    {failure}")
+    if verdicts:
+        print()
+        print("Targets (ratios from this run)")
+        for text, met, ratio in verdicts:
+            print(f"    {'met    ' if met else 'NOT met'}  {text}: {ratio:.2f}")
+
+
+def _short(count: int) -> str:
+    """1,000,000 -> 1M, 80,000 -> 80k."""
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if count >= size and count % (size // 10) == 0:
+            return f"{count / size:g}{unit}"
+    return f"{count:,}"
+
+
+def print_growth(levels: list[dict]) -> list:
+    """Rows: figures; columns: each level's value and its ratio to the empty book's. '!' marks > 20 % worse."""
+    print()
+    heads = [f"{_short(lv['resting'])} resting, {_short(lv['trades'])} trades" for lv in levels]
+    print(f"{'(5) growth':<40}" + "".join(f"{head:>27}" for head in heads))
+    empty = levels[0]
+    rows = []  # (label, values per level, higher is better)
+    for index, run in enumerate(empty["place"]):
+        label = f"order_place {run['markets']} mkt x {run['workers']} wkr"
+        runs = [lv["place"][index] for lv in levels]
+        rows.append((f"    {label}, orders/s", [r["orders_per_s"] for r in runs], True))
+        rows.append((f"    {label}, p50 ms", [r["p50_ms"] for r in runs], False))
+        rows.append((f"    {label}, p99 ms", [r["p99_ms"] for r in runs], False))
+    for name in empty["reads"]:
+        if not name.startswith("_"):
+            rows.append((f"    {name}, ms", [lv["reads"][name] for lv in levels], False))
+    verdicts = []
+    for label, values, higher_better in rows:
+        cells = []
+        for value in values:
+            ratio = value / values[0] if values[0] else float("nan")
+            worse = ratio < 1 - WORSE if higher_better else ratio > 1 + WORSE
+            cells.append(f"{value:>10.{0 if higher_better else 2}f} {ratio:>6.2f}{'!' if worse else ' ':<1}")
+        print(f"{label:<40}" + "".join(f"{cell:>27}" for cell in cells))
+        if "p99" not in label:  # p99 over a few seconds on a shared machine is noise; shown, not judged
+            last = values[-1] / values[0] if values[0] else float("nan")
+            worse = last < 1 - WORSE if higher_better else last > 1 + WORSE
+            verdicts.append((f"growth: {label.strip()} at the big level within 20 % of empty", not worse, last))
+    levels_line = ", ".join(f"{lv['reads']['_levels']}" for lv in levels)
+    print(f"    (value, then ratio to the empty book; ! = more than 20 % worse. Book snapshot levels returned: "
+          f"{levels_line})")
+    seeds = ", ".join(f"{lv['seed_s']:.0f} s" for lv in levels)
+    audits = [f"{lv['resting']:,} resting / {lv['trades']:,} trades in {lv['audit_s']:.0f} s" for lv in levels
+              if "audit_s" in lv]
+    print(f"    seeded in SQL in {seeds}; manage.py audit, all invariants hold: {'; '.join(audits) or 'not run'}")
+    return verdicts
+
+
+if __name__ == "__main__":
+    main()
