@@ -1,0 +1,102 @@
+"""Where one placed order's time goes: milliseconds per order, SQL statements and SQL time per order, and the
+top costs by cProfile (cumulative, this project's code and the libraries it calls).
+
+    .venv/bin/python bench/profile_orders.py [--orders 2000] [--root PATH] [--database NAME]
+
+One process, one market, the same order mix as bench/place_orders.py (about half trade), on PostgreSQL.
+`--root` imports the exchange from another checkout (e.g. a `git worktree` of an older commit), so two versions
+can be profiled side by side in one run:
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/profile_orders.py --root /tmp/before --database profile_before
+    .venv/bin/python bench/profile_orders.py --database profile_after
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--root", default=str(HERE.parent), help="the checkout whose code is profiled")
+    parser.add_argument("--database", default="bench_profile")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(HERE))
+    import common  # bench helpers; they import nothing of the exchange
+
+    sys.path.insert(0, args.root)
+    common.database_recreate(args.database)
+    common.django_setup(args.database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    ids = common.setup_exchange(market_count=1, traders=16)
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from exchange.errors import DomainError
+    from markets.models import Market
+    from markets.services import OrderRequest, order_place
+
+    users = list(User.objects.filter(pk__in=ids["traders"]))
+    market = Market.objects.get(pk=ids["markets"][0])
+    rng = random.Random(1)
+
+    def place_one() -> None:
+        side, price, quantity = common.order_mix(rng, market.tick, market.lot)
+        request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+        try:
+            order_place(user=rng.choice(users), market_id=market.pk, request=request)
+        except DomainError:
+            pass
+
+    sql = {"statements": 0, "seconds": 0.0}
+
+    def count_sql(execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            sql["statements"] += 1
+            sql["seconds"] += time.perf_counter() - started
+
+    for _ in range(200):  # warm up: imports, plans, a book to trade against
+        place_one()
+    with connection.execute_wrapper(count_sql):
+        started = time.perf_counter()
+        for _ in range(args.orders):
+            place_one()
+        elapsed = time.perf_counter() - started
+    n = args.orders
+    print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order; "
+        f"SQL {sql['statements'] / n:.1f} statements and {sql['seconds'] / n * 1000:.2f} ms per order "
+        "(BEGIN and COMMIT not counted)"
+    )
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        place_one()
+    profile.disable()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
+    print(f"cProfile, {n} more orders, by cumulative time (cProfile itself slows Python about twofold):")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+
+
+if __name__ == "__main__":
+    main()
