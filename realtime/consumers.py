@@ -3,28 +3,31 @@
 How a book subscriber always holds exactly the server's book
 ------------------------------------------------------------
 Every committed change to a book has the next sequence number; its changed levels (and trades) are sent after the
-commit to the group `market.<SYMBOL>` (realtime/publish.py). On the first subscription to a market the consumer
+commit to the group `market.<SYMBOL>` (realtime/publish.py). Each process hears that group once, through its hub
+(realtime/hub.py), which puts the updates in sequence order and hands them, encoded once, to the inbox of every
+local consumer following the market. On the first subscription to a market the consumer
 
-1. joins the group first, so every update committed from now on reaches it;
-2. then reads the snapshot with `book_snapshot`, which reads the levels and the sequence under the market row
-   lock, so they belong together (realtime/reads.market_state);
+1. follows the market's stream first, so every update handed on from now on reaches its inbox;
+2. then reads the snapshot (`MarketStream.state`: the levels, the sequence and the trades read together under the
+   market row lock, realtime/reads.market_state; consumers asking at the same point share one read);
 3. then goes on from the snapshot's sequence S: updates <= S are in the snapshot already and are dropped, S + 1
    is forwarded next, and so on.
 
-Updates that arrive while the snapshot is read are not lost: a consumer handles one message at a time, so they
-wait in the channel layer and are handled after the snapshot has been sent. Updates committed by different
-processes can arrive out of order, so each market's updates pass through a `Sequencer`, which holds an early one
-until the missing one arrives. If it does not come within GAP_WAIT_SECONDS (the layer dropped it because this
-client's channel was full, or a publisher died between commit and send), the consumer takes a fresh snapshot and
-goes on from there — together with the trades it missed, read under the same lock, so a trades subscriber still
-sees each trade exactly once and in order. A client that re-subscribes to `book` gets a fresh snapshot the same way.
+Updates handed on while the snapshot is read are not lost: they wait in the inbox, which the consumer empties
+only between its own steps. The hub hands updates on in order, so a jump in the sequence means updates were lost
+(the hub gave up waiting for one, or this client's inbox was full because it reads too slowly): the consumer
+takes a fresh snapshot and goes on from there — together with the trades it missed, read under the same lock, so
+a trades subscriber still sees each trade exactly once and in order. A client that re-subscribes to `book` gets a
+fresh snapshot the same way.
 
-Nothing here can slow matching down: the matching path only hands messages to the layer; a stuck client fills its
-own channel, loses messages, and resynchronises when it reads again.
+Nothing here can slow matching down, and no client slows another: the matching path only hands messages to the
+layer, the hub only puts into bounded inboxes, and a stuck client fills its own inbox, loses updates and
+resynchronises when it reads again.
 
-Ticker and candle messages follow book updates (computed once per process and sequence, realtime/reads.shared);
-the `tickers` stream follows a one-line notice per changed market. Private streams arrive per user in the group
-`user.<id>` and are forwarded as they come.
+Ticker and candle messages follow book updates (computed and encoded once per process and sequence,
+realtime/reads.shared); the `tickers` stream follows a one-line notice per changed market, also through the hub.
+Private streams arrive per user in the group `user.<id>` on the connection's own layer channel and are forwarded
+as they come.
 """
 
 import asyncio
@@ -39,18 +42,19 @@ from django.utils import timezone
 
 from markets.events import iso
 from markets.models import Market
-from markets.selectors import INTERVALS, MAX_DEPTH
+from markets.selectors import INTERVALS
 from realtime import reads
 from realtime.auth import credentials, user_for_key
-from realtime.publish import TICKERS_GROUP, market_group, user_group
-from realtime.sequencer import Sequencer
+from realtime.frames import encode, encode_or_none
+from realtime.hub import MarketStream, TickerNotice, Update, hub_for
+from realtime.publish import user_group
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4096
 MAX_SUBSCRIPTIONS = 50
 HEARTBEAT_SECONDS = 15
-GAP_WAIT_SECONDS = 0.5
+INBOX_SIZE = 1000  # updates and notices waiting to be sent; past this the client is too slow and resynchronises
 
 MARKET_CHANNELS = {"book", "trades", "ticker", "candles"}
 PRIVATE_CHANNELS = {"orders", "fills", "balances"}
@@ -89,13 +93,19 @@ class MarketFeed:
     """What one connection follows of one market, and where it is in that market's sequence."""
 
     market: Market
+    stream: MarketStream
     streams: set[str] = field(default_factory=set)
-    sequencer: Sequencer = field(default_factory=Sequencer)
+    sequence: int | None = None  # the last one sent (or the snapshot's); None before the first snapshot
     last_trade_id: int = 0
-    gap_timer: asyncio.Task | None = None
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # however the connection ended (even a crash), its hub streams let go of it
+            await self._stop()
+
     async def connect(self):
         self.user = self.scope.get("user") or AnonymousUser()
         sent = credentials(self.scope)
@@ -105,23 +115,29 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.subscriptions: set[Subscription] = set()
         self.feeds: dict[str, MarketFeed] = {}
         self.ticker_sequences: dict[str, int] = {}  # the `tickers` stream: the last sequence sent per market
-        # Held while a feed's state changes: the gap timer runs beside the message handlers.
+        self.hub = hub_for(self.channel_layer)
+        self.inbox: asyncio.Queue[Update | TickerNotice] = asyncio.Queue(maxsize=INBOX_SIZE)
+        self.behind: set[str] = set()  # markets whose updates did not fit in the inbox
+        # Held while a feed's state changes: the inbox is emptied beside the client's own messages.
         self.lock = asyncio.Lock()
         await self.accept()
-        self.heartbeat = asyncio.create_task(self._beat())
+        self.tasks = [asyncio.create_task(self._beat()), asyncio.create_task(self._pump())]
 
     async def disconnect(self, code):
-        self.heartbeat.cancel()
-        for feed in self.feeds.values():
-            if feed.gap_timer:
-                feed.gap_timer.cancel()
-        groups = [market_group(symbol) for symbol in self.feeds]
-        if any(s.channel == "tickers" for s in self.subscriptions):
-            groups.append(TICKERS_GROUP)
-        if self._private():
-            groups.append(user_group(self.user.pk))
-        for group in groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._stop()
+
+    async def _stop(self) -> None:
+        """Cancel this connection's tasks and leave its streams and groups; safe to call more than once."""
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+        feeds, self.feeds = getattr(self, "feeds", {}), {}
+        for symbol in feeds:
+            await self.hub.leave_market(symbol, self)
+        subscriptions, self.subscriptions = getattr(self, "subscriptions", set()), set()
+        if any(s.channel == "tickers" for s in subscriptions):
+            await self.hub.leave_tickers(self)
+        if any(s.channel in PRIVATE_CHANNELS for s in subscriptions):
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
     # --- what the client sends ------------------------------------------------------------------------------
 
@@ -185,7 +201,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if channel in PRIVATE_CHANNELS and not self._private():
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         if channel == "tickers" and not again:
-            await self.channel_layer.group_add(TICKERS_GROUP, self.channel_name)
+            await self.hub.follow_tickers(self)
         self.subscriptions.add(subscription)
         # "subscribed" goes out once the stream is joined and its starting point read: from then on the client
         # gets every change (for a market, every change after the snapshot that follows).
@@ -198,15 +214,15 @@ class FeedConsumer(AsyncWebsocketConsumer):
             feed = self.feeds.get(subscription.market)
             if feed is None:
                 market = await self._market(subscription.market)
-                feed = self.feeds[subscription.market] = MarketFeed(market=market)
-                # Join before the snapshot is read: see the module docstring.
-                await self.channel_layer.group_add(market_group(market.symbol), self.channel_name)
+                # Follow before the snapshot is read: see the module docstring.
+                stream = await self.hub.follow_market(market, self)
+                feed = self.feeds[subscription.market] = MarketFeed(market=market, stream=stream)
             feed.streams.add(subscription.stream)
-            if channel == "book" or feed.sequencer.sequence is None:
+            if channel == "book" or feed.sequence is None:
                 await self._resync(feed, derived={subscription.stream}, subscribed=subscription)
             else:
                 await self.send_json(subscription.frame("subscribed"))
-                await self._send_derived(feed, feed.sequencer.sequence, {subscription.stream})
+                await self._send_derived(feed, feed.sequence, {subscription.stream})
         else:
             await self.send_json(subscription.frame("subscribed"))
 
@@ -217,132 +233,144 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if subscription.channel in PRIVATE_CHANNELS and not self._private():
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         elif subscription.channel == "tickers":
-            await self.channel_layer.group_discard(TICKERS_GROUP, self.channel_name)
+            await self.hub.leave_tickers(self)
         elif subscription.channel in MARKET_CHANNELS:
             feed = self.feeds[subscription.market]
             feed.streams.discard(subscription.stream)
             if not feed.streams:
-                await self.channel_layer.group_discard(market_group(subscription.market), self.channel_name)
-                if feed.gap_timer:
-                    feed.gap_timer.cancel()
                 del self.feeds[subscription.market]
+                await self.hub.leave_market(subscription.market, self)
         await self.send_json(subscription.frame("unsubscribed"))
 
     def _private(self) -> bool:
         return any(s.channel in PRIVATE_CHANNELS for s in self.subscriptions)
 
-    # --- what the channel layer brings ----------------------------------------------------------------------
+    # --- what the hub hands on ------------------------------------------------------------------------------
 
-    async def market_update(self, event):
-        """One committed book change (see realtime/publish.py): put in order, then forward."""
-        update = event["payload"]
-        async with self.lock:
-            feed = self.feeds.get(update["market"])
-            if feed is None:
-                return  # unsubscribed while it travelled
-            feed.sequencer.add(update)
-            await self._forward_ready(feed)
+    def deliver(self, item: Update | TickerNotice) -> None:
+        """Called by the hub for every local follower: never blocks, so one slow client holds up no other."""
+        try:
+            self.inbox.put_nowait(item)
+        except asyncio.QueueFull:  # this client reads too slowly: it takes a fresh snapshot once it catches up
+            if isinstance(item, Update):
+                self.behind.add(item.market)
 
-    async def _forward_ready(self, feed: MarketFeed) -> None:
-        ready = feed.sequencer.ready()
-        for update in ready:
-            if "book" in feed.streams:
-                await self.send_json(
-                    {
-                        "type": "book.delta",
-                        "market": update["market"],
-                        "sequence": update["sequence"],
-                        "changes": update["book"],
-                    }
-                )
-            for trade in update["trades"]:
-                feed.last_trade_id = trade["id"]
-                if "trades" in feed.streams:
-                    await self.send_json({"type": "trade", **trade})
-        if ready:
-            traded = any(update["trades"] for update in ready)
-            streams = {s for s in feed.streams if s == "ticker" or (traded and s.startswith("candles:"))}
-            await self._send_derived(feed, ready[-1]["sequence"], streams)
-        if feed.sequencer.overflowing:
-            await self._resync(feed)
-        elif feed.sequencer.waiting and feed.gap_timer is None:
-            feed.gap_timer = asyncio.create_task(self._wait_for_gap(feed, feed.sequencer.sequence + 1))
-
-    async def _wait_for_gap(self, feed: MarketFeed, missing: int) -> None:
-        """Give a missing update a moment to arrive; if it does not, resynchronise from a fresh snapshot."""
-        await asyncio.sleep(GAP_WAIT_SECONDS)
-        async with self.lock:
-            feed.gap_timer = None
-            if self.feeds.get(feed.market.symbol) is not feed:
+    async def _pump(self) -> None:
+        """Send what the hub hands on: everything waiting at once, then ticker and candles once per market."""
+        while True:
+            batch = [await self.inbox.get()]
+            while not self.inbox.empty():
+                batch.append(self.inbox.get_nowait())
+            try:
+                async with self.lock:
+                    await self._forward(batch)
+                    if self.inbox.empty():  # caught up: now take the snapshots of what was lost
+                        for symbol in list(self.behind):
+                            self.behind.discard(symbol)
+                            if symbol in self.feeds:
+                                await self._resync(self.feeds[symbol])
+            except OSError:  # the client went away; disconnect() follows
                 return
-            if feed.sequencer.sequence < missing:
-                log.info("resynchronising %s: update %s never came", feed.market.symbol, missing)
+            except Exception:
+                log.exception("forwarding to a feed subscriber failed")
+
+    async def _forward(self, batch: list[Update | TickerNotice]) -> None:
+        moved: dict[str, tuple[int, bool]] = {}  # market -> (last sequence sent, any trade among them)
+        for item in batch:
+            if isinstance(item, TickerNotice):
+                await self._send_ticker(item)
+                continue
+            feed = self.feeds.get(item.market)
+            if feed is None or feed.sequence is None or item.sequence <= feed.sequence:
+                continue  # unsubscribed while it travelled, or the snapshot has it already
+            if item.sequence > feed.sequence + 1:  # updates were lost on the way: start again from a snapshot
                 await self._resync(feed)
-            elif feed.sequencer.waiting:  # that gap closed, a later one opened
-                feed.gap_timer = asyncio.create_task(self._wait_for_gap(feed, feed.sequencer.sequence + 1))
+                moved.pop(item.market, None)
+                continue
+            feed.sequence = item.sequence
+            if "book" in feed.streams:
+                await self.send(text_data=item.book_frame)
+            for trade_id, frame in item.trades:
+                feed.last_trade_id = trade_id
+                if "trades" in feed.streams:
+                    await self.send(text_data=frame)
+            moved[item.market] = (item.sequence, bool(item.trades) or moved.get(item.market, (0, False))[1])
+        for symbol, (sequence, traded) in moved.items():
+            feed = self.feeds.get(symbol)
+            if feed is not None:
+                streams = {s for s in feed.streams if s == "ticker" or (traded and s.startswith("candles:"))}
+                await self._send_derived(feed, sequence, streams)
 
     async def _resync(
         self, feed: MarketFeed, derived: set[str] | None = None, subscribed: Subscription | None = None
     ) -> None:
         """Go on from a fresh snapshot: send it to book subscribers and the trades missed to trades subscribers."""
-        synced = feed.sequencer.sequence is not None
-        state = await database_sync_to_async(reads.market_state)(
-            market=feed.market,
-            depth=MAX_DEPTH if "book" in feed.streams else 1,
-            after_trade_id=feed.last_trade_id if synced else None,
-        )
-        feed.sequencer.reset(state.sequence)
+        synced = feed.sequence is not None
+        state = await feed.stream.state(after_trade_id=feed.last_trade_id if synced else None)
+        if synced:
+            log.info("resynchronising %s at %s: updates after %s were lost", feed.market.symbol, state.sequence,
+                     feed.sequence)
+        feed.sequence = state.sequence  # what waits in the inbox up to here is dropped as it comes
         feed.last_trade_id = state.last_trade_id
+        self.behind.discard(feed.market.symbol)
         if subscribed:
             await self.send_json(subscribed.frame("subscribed"))
         if "book" in feed.streams:
-            await self.send_json(state.snapshot)
+            await self.send(text_data=state.snapshot_frame)
         if "trades" in feed.streams:
-            for trade in state.trades:
-                await self.send_json({"type": "trade", **trade})
+            for frame in state.trade_frames:
+                await self.send(text_data=frame)
         if derived is None:  # a gap: tickers and candles may have moved too
             derived = {s for s in feed.streams if s == "ticker" or s.startswith("candles:")}
         await self._send_derived(feed, state.sequence, derived)
-        await self._forward_ready(feed)  # updates that came early may follow on from the snapshot
 
     async def _send_derived(self, feed: MarketFeed, sequence: int, streams: set[str]) -> None:
         market = feed.market
         for stream in sorted(streams):
             if stream == "ticker":
-                message = await reads.shared(("ticker", market.symbol), sequence, lambda: reads.ticker_message(market))
+                frame = await reads.shared(
+                    ("ticker", market.symbol), sequence, lambda: encode(reads.ticker_message(market))
+                )
             elif stream.startswith("candles:"):
                 interval = stream.partition(":")[2]
-                message = await reads.shared(
-                    ("candle", market.symbol, interval), sequence, lambda: reads.candle_message(market, interval)
+                frame = await reads.shared(
+                    ("candle", market.symbol, interval), sequence,
+                    lambda: encode_or_none(reads.candle_message(market, interval)),
                 )
             else:
                 continue
-            if message is not None:
-                await self.send_json(message)
+            if frame is not None:
+                await self.send(text_data=frame)
 
-    async def tickers_update(self, event):
+    async def _send_ticker(self, notice: TickerNotice) -> None:
         """A market changed: send its ticker to `tickers` subscribers, unless a newer one went out already."""
-        symbol, sequence = event["market"], event["sequence"]
+        if not any(s.channel == "tickers" for s in self.subscriptions):
+            return
+        symbol, sequence = notice.market, notice.sequence
         if sequence <= self.ticker_sequences.get(symbol, -1):
             return
-        market = await self._market(symbol)
-        if market is None:
-            return
-        self.ticker_sequences[symbol] = sequence
-        await self.send_json(await reads.shared(("ticker", symbol), sequence, lambda: reads.ticker_message(market)))
+        frame = await reads.shared(
+            ("ticker", symbol), sequence, lambda: encode_or_none(reads.ticker_message_for(symbol))
+        )
+        if frame is not None:
+            self.ticker_sequences[symbol] = sequence
+            await self.send(text_data=frame)
+
+    # --- what the connection's own layer channel brings -----------------------------------------------------
 
     async def user_update(self, event):
         """The user's own orders, fills and balances from one committed change, for the matching subscriptions."""
         update = event["payload"]
         for channel, kind in PRIVATE_MESSAGE_TYPES.items():
-            if Subscription(channel) in self.subscriptions or Subscription(channel, update["market"]) in self.subscriptions:
+            mine = Subscription(channel), Subscription(channel, update["market"])
+            if any(subscription in self.subscriptions for subscription in mine):
                 for item in update[channel]:
                     await self.send_json({"type": kind, **item})
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
     async def send_json(self, message: dict) -> None:
-        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+        await self.send(text_data=encode(message))
 
     async def _beat(self) -> None:
         while True:

@@ -7,6 +7,7 @@ the process (`shared`), so a thousand subscribers to one market cost one set of 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -16,6 +17,7 @@ from exchange.errors import NotFound
 from markets import selectors
 from markets.events import candle_payload, ticker_payload, trade_payload
 from markets.models import Market, Trade
+from realtime.frames import encode
 
 # A subscriber that lost more trades than this while resynchronising gets the latest ones only.
 MAX_TRADE_BACKFILL = 1000
@@ -36,6 +38,15 @@ class MarketState:
     snapshot: dict
     trades: list[dict]
     last_trade_id: int
+
+    # Encoded on first use and kept: every subscriber that resynchronises from this state sends the same text.
+    @cached_property
+    def snapshot_frame(self) -> str:
+        return encode(self.snapshot)
+
+    @cached_property
+    def trade_frames(self) -> list[str]:
+        return [encode({"type": "trade", **trade}) for trade in self.trades]
 
 
 def market_state(*, market: Market, depth: int, after_trade_id: int | None) -> MarketState:
@@ -71,6 +82,11 @@ def ticker_message(market: Market) -> dict:
     return ticker_message_from(selectors.ticker(market=market))
 
 
+def ticker_message_for(symbol: str) -> dict | None:
+    market = market_for(symbol)
+    return None if market is None else ticker_message(market)
+
+
 def ticker_messages_all() -> list[dict]:
     markets = list(selectors.market_list())
     tickers = selectors.tickers(markets=markets)
@@ -93,8 +109,10 @@ def candle_message(market: Market, interval: str) -> dict | None:
 _shared: dict[tuple, tuple[asyncio.AbstractEventLoop, int, asyncio.Future]] = {}
 
 
-async def shared(key: tuple, sequence: int, compute: Callable[[], dict | None]) -> dict | None:
+async def shared(key: tuple, sequence: int, compute: Callable[[], str | None]) -> str | None:
     """`compute()` read after update `sequence` was committed, at most once per process and sequence.
+
+    The feed's computations return encoded frames, so the text is made once too.
 
     A result computed for a later sequence serves an earlier one too: it is newer, and that is what a ticker wants.
     """

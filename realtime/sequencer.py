@@ -1,10 +1,10 @@
 """Put one market's updates back in book-sequence order before a subscriber sees them.
 
-Every committed change to a book has the next sequence number, but the updates reach a consumer through the
+Every committed change to a book has the next sequence number, but the updates reach each process through the
 channel layer from whichever process committed them, each from its own `on_commit` hook, so two close updates can
 arrive swapped. The sequencer holds what came early until the missing one arrives, drops what the subscriber's
-snapshot already includes, and says when it is still waiting (the consumer then waits briefly and, if the gap
-stays, takes a fresh snapshot: see realtime/consumers.py).
+snapshot already includes, and says when it is still waiting (the hub then waits briefly and, if the gap stays,
+skips it; each consumer that sees the jump takes a fresh snapshot: see realtime/hub.py).
 """
 
 from dataclasses import dataclass, field
@@ -37,6 +37,11 @@ class Sequencer:
             self.sequence += 1
             ready.append(self.pending.pop(self.sequence))
         return ready
+
+    def skip(self) -> None:
+        """Give up on the missing update: go on from the earliest one held (whoever missed it must resynchronise)."""
+        if self.pending:
+            self.sequence = min(self.pending) - 1
 
     @property
     def waiting(self) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from markets import services as markets
-from realtime import consumers
+from realtime import consumers, hub
 from tests.conftest import make_currency
 from tests.realtime.conftest import place_async
 
@@ -313,7 +313,7 @@ async def test_a_lost_update_is_replaced_by_a_fresh_snapshot_and_its_trades(feed
 
     delta = await feed.receive()
     assert (delta["type"], delta["sequence"]) == ("book.delta", 1)
-    snapshot = await feed.receive(timeout=consumers.GAP_WAIT_SECONDS + 3)  # after waiting for 2 in vain
+    snapshot = await feed.receive(timeout=hub.GAP_WAIT_SECONDS + 3)  # after waiting for 2 in vain
     assert snapshot == {
         "type": "book.snapshot", "market": "GOLD-BUCK", "sequence": 3,
         "bids": [], "asks": [["25.00", "0.300"], ["27.00", "0.100"]],

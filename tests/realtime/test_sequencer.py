@@ -46,3 +46,12 @@ def test_a_long_wait_overflows():
     for sequence in range(2, MAX_PENDING + 3):
         sequencer.add(update(sequence))
     assert sequencer.ready() == [] and sequencer.overflowing
+
+
+def test_skipping_goes_on_from_the_earliest_update_held():
+    sequencer = Sequencer()
+    sequencer.reset(5)
+    sequencer.add(update(9))
+    sequencer.add(update(8))
+    sequencer.skip()
+    assert sequencer.ready() == [update(8), update(9)] and not sequencer.waiting
