@@ -3,9 +3,9 @@
 How a book subscriber always holds exactly the server's book
 ------------------------------------------------------------
 Every committed change to a book has the next sequence number; its changed levels (and trades) are sent after the
-commit to the group `market.<SYMBOL>` (realtime/publish.py). Each process hears that group once, through its hub
-(realtime/hub.py), which puts the updates in sequence order and hands them, encoded once, to the inbox of every
-local consumer following the market. On the first subscription to a market the consumer
+commit to the group `feed` (realtime/publish.py). Each process hears that group once, through its hub
+(realtime/hub.py), which puts each market's updates in sequence order and hands them, encoded once, to the inbox
+of every local consumer following the market. On the first subscription to a market the consumer
 
 1. follows the market's stream first, so every update handed on from now on reaches its inbox;
 2. then reads the snapshot (`MarketStream.state`: the levels, the sequence and the trades read together under the
@@ -25,9 +25,8 @@ layer, the hub only puts into bounded inboxes, and a stuck client fills its own 
 resynchronises when it reads again.
 
 Ticker and candle messages follow book updates (computed and encoded once per process and sequence,
-realtime/reads.shared); the `tickers` stream follows a one-line notice per changed market, also through the hub.
-Private streams arrive per user in the group `user.<id>` on the connection's own layer channel and are forwarded
-as they come.
+realtime/reads.shared); the `tickers` stream follows a notice per changed market, also through the hub. The hub
+hands each user's own orders, fills and balances only to that user's connections, which forward them as they come.
 """
 
 import asyncio
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
@@ -46,8 +46,7 @@ from markets.selectors import INTERVALS
 from realtime import reads
 from realtime.auth import credentials, user_for_key
 from realtime.frames import encode, encode_or_none
-from realtime.hub import MarketStream, TickerNotice, Update, hub_for
-from realtime.publish import user_group
+from realtime.hub import MarketStream, PrivateUpdate, TickerNotice, Update, hub_for
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,9 @@ class MarketFeed:
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
+    # No layer channel per connection: the process's hub is the one (realtime/hub.py).
+    channel_layer_alias = None
+
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
@@ -115,7 +117,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.subscriptions: set[Subscription] = set()
         self.feeds: dict[str, MarketFeed] = {}
         self.ticker_sequences: dict[str, int] = {}  # the `tickers` stream: the last sequence sent per market
-        self.hub = hub_for(self.channel_layer)
+        self.hub = hub_for(get_channel_layer())
         self.inbox: asyncio.Queue[Update | TickerNotice] = asyncio.Queue(maxsize=INBOX_SIZE)
         self.behind: set[str] = set()  # markets whose updates did not fit in the inbox
         # Held while a feed's state changes: the inbox is emptied beside the client's own messages.
@@ -137,7 +139,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if any(s.channel == "tickers" for s in subscriptions):
             await self.hub.leave_tickers(self)
         if any(s.channel in PRIVATE_CHANNELS for s in subscriptions):
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+            await self.hub.leave_user(self.user.pk, self)
 
     # --- what the client sends ------------------------------------------------------------------------------
 
@@ -199,7 +201,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             raise FeedError("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} subscriptions per connection.")
         channel = subscription.channel
         if channel in PRIVATE_CHANNELS and not self._private():
-            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            await self.hub.follow_user(self.user.pk, self)
         if channel == "tickers" and not again:
             await self.hub.follow_tickers(self)
         self.subscriptions.add(subscription)
@@ -231,7 +233,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             raise FeedError("not_subscribed", "There is no such subscription on this connection.")
         self.subscriptions.discard(subscription)
         if subscription.channel in PRIVATE_CHANNELS and not self._private():
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+            await self.hub.leave_user(self.user.pk, self)
         elif subscription.channel == "tickers":
             await self.hub.leave_tickers(self)
         elif subscription.channel in MARKET_CHANNELS:
@@ -247,7 +249,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     # --- what the hub hands on ------------------------------------------------------------------------------
 
-    def deliver(self, item: Update | TickerNotice) -> None:
+    def deliver(self, item: Update | TickerNotice | PrivateUpdate) -> None:
         """Called by the hub for every local follower: never blocks, so one slow client holds up no other."""
         try:
             self.inbox.put_nowait(item)
@@ -274,11 +276,14 @@ class FeedConsumer(AsyncWebsocketConsumer):
             except Exception:
                 log.exception("forwarding to a feed subscriber failed")
 
-    async def _forward(self, batch: list[Update | TickerNotice]) -> None:
+    async def _forward(self, batch: list[Update | TickerNotice | PrivateUpdate]) -> None:
         moved: dict[str, tuple[int, bool]] = {}  # market -> (last sequence sent, any trade among them)
         for item in batch:
             if isinstance(item, TickerNotice):
                 await self._send_ticker(item)
+                continue
+            if isinstance(item, PrivateUpdate):
+                await self._send_private(item.part)
                 continue
             feed = self.feeds.get(item.market)
             if feed is None or feed.sequence is None or item.sequence <= feed.sequence:
@@ -356,11 +361,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             self.ticker_sequences[symbol] = sequence
             await self.send(text_data=frame)
 
-    # --- what the connection's own layer channel brings -----------------------------------------------------
-
-    async def user_update(self, event):
+    async def _send_private(self, update: dict) -> None:
         """The user's own orders, fills and balances from one committed change, for the matching subscriptions."""
-        update = event["payload"]
         for channel, kind in PRIVATE_MESSAGE_TYPES.items():
             mine = Subscription(channel), Subscription(channel, update["market"])
             if any(subscription in self.subscriptions for subscription in mine):

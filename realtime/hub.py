@@ -1,11 +1,12 @@
-"""In-process fan-out of the public feed: one channel-layer membership per process, shared by its websockets.
+"""In-process fan-out of the feed: one channel-layer membership per process, shared by its websockets.
 
-If each connection joined `market.<SYMBOL>` itself, one committed update would cost one Redis message, one event
-loop dispatch and one JSON encoding per subscriber: at a thousand subscribers that is most of the work, and most
-of the latency. Instead each ASGI process (each event loop) has one `Hub` with a layer channel of its own. The hub
-joins a market's group when the first local consumer follows that market and leaves it when the last one stops.
-Its reader takes each update off the layer once, puts each market's updates in sequence order (one `Sequencer` per
-market and process), encodes the frames once (`Update`) and hands the same objects to every local follower.
+If each connection joined a group itself, one committed update would cost one Redis message, one event loop
+dispatch and one JSON encoding per subscriber: at a thousand subscribers that is most of the work, and most of the
+latency. Instead each ASGI process (each event loop) has one `Hub` with a layer channel of its own, in the group
+`feed` (realtime/publish.py) while any local consumer follows anything. Its reader takes each update off the layer
+once, puts each followed market's updates in sequence order (one `Sequencer` per market and process), encodes the
+frames once (`Update`) and hands the same objects to every local follower; a notice to `tickers` followers; and
+each user's own part (`PrivateUpdate`) to that user's connections only.
 
 What the consumers rely on (realtime/consumers.py):
 - A follower hears every update handed on after it started following, in sequence and without gaps, except when
@@ -30,7 +31,7 @@ from markets.models import Market
 from markets.selectors import MAX_DEPTH
 from realtime import reads
 from realtime.frames import encode
-from realtime.publish import TICKERS_GROUP, market_group
+from realtime.publish import FEED_GROUP, private_parts
 from realtime.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ class Update:
 
 
 @dataclass(frozen=True)
+class PrivateUpdate:
+    """One user's own orders, fills and balances from one committed change (realtime.publish.private_parts)."""
+
+    part: dict
+
+
+@dataclass(frozen=True)
 class TickerNotice:
     """Market `market` changed with book sequence `sequence`: for the all-markets `tickers` stream."""
 
@@ -67,7 +75,7 @@ class TickerNotice:
 
 
 class Follower(Protocol):
-    def deliver(self, item: Update | TickerNotice) -> None:
+    def deliver(self, item: "Update | TickerNotice | PrivateUpdate") -> None:
         """Take the item without awaiting anything."""
 
 
@@ -131,13 +139,15 @@ class MarketStream:
 
 
 class Hub:
-    """This process's one membership in the public groups, and the local followers of each."""
+    """This process's one membership in the `feed` group, and the local followers of each market, of the tickers
+    and of each user's own updates."""
 
     def __init__(self, layer):
         self.layer = layer
         self.channel: str | None = None
         self.markets: dict[str, MarketStream] = {}
         self.ticker_followers: set[Follower] = set()
+        self.user_followers: dict[int, set[Follower]] = {}
         self.joining = asyncio.Lock()  # joins and leaves one at a time, so a leave never overtakes a join
         self.tasks: list[asyncio.Task] = []
 
@@ -145,15 +155,16 @@ class Hub:
         """Hand `follower` the market's updates from now on: call before reading its state."""
         async with self.joining:
             stream = self.markets.get(market.symbol)
-            if stream is None:
-                # In place before the join: the first update may be read the moment the join is done.
+            if stream is None:  # in place before the join: the first update may come the moment it is done
                 stream = self.markets[market.symbol] = MarketStream(market)
-                try:
-                    await self._join(market_group(market.symbol))
-                except BaseException:
-                    del self.markets[market.symbol]
-                    raise
             stream.followers.add(follower)
+            try:
+                await self._join()
+            except BaseException:
+                stream.followers.discard(follower)
+                if not stream.followers:
+                    del self.markets[market.symbol]
+                raise
             return stream
 
     async def leave_market(self, symbol: str, follower: Follower) -> None:
@@ -165,39 +176,51 @@ class Hub:
             if not stream.followers:
                 del self.markets[symbol]
                 stream.close()
-                await self._leave(market_group(symbol))
+            await self._leave_if_idle()
 
     async def follow_tickers(self, follower: Follower) -> None:
         async with self.joining:
-            if not self.ticker_followers:
-                await self._join(TICKERS_GROUP)
+            await self._join()
             self.ticker_followers.add(follower)
 
     async def leave_tickers(self, follower: Follower) -> None:
         async with self.joining:
-            if follower in self.ticker_followers:
-                self.ticker_followers.discard(follower)
-                if not self.ticker_followers:
-                    await self._leave(TICKERS_GROUP)
+            self.ticker_followers.discard(follower)
+            await self._leave_if_idle()
+
+    async def follow_user(self, user_id: int, follower: Follower) -> None:
+        async with self.joining:
+            await self._join()
+            self.user_followers.setdefault(user_id, set()).add(follower)
+
+    async def leave_user(self, user_id: int, follower: Follower) -> None:
+        async with self.joining:
+            followers = self.user_followers.get(user_id, set())
+            followers.discard(follower)
+            if not followers:
+                self.user_followers.pop(user_id, None)
+            await self._leave_if_idle()
 
     # --- the layer ------------------------------------------------------------------------------------------
 
-    def _groups(self) -> list[str]:
-        return [market_group(symbol) for symbol in self.markets] + ([TICKERS_GROUP] if self.ticker_followers else [])
+    def _idle(self) -> bool:
+        return not (self.markets or self.ticker_followers or self.user_followers)
 
-    async def _join(self, group: str) -> None:
+    async def _join(self) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel()
-            self.tasks = [asyncio.create_task(self._read(self.channel)), asyncio.create_task(self._rejoin())]
-        await self.layer.group_add(group, self.channel)
+            channel = await self.layer.new_channel()
+            await self.layer.group_add(FEED_GROUP, channel)
+            self.channel = channel
+            self.tasks = [asyncio.create_task(self._read(channel)), asyncio.create_task(self._rejoin())]
 
-    async def _leave(self, group: str) -> None:
-        await self.layer.group_discard(group, self.channel)
-        if not self._groups():  # nobody left: stop reading until someone follows again
-            for task in self.tasks:
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            self.channel, self.tasks = None, []
+    async def _leave_if_idle(self) -> None:
+        if self.channel is None or not self._idle():
+            return
+        await self.layer.group_discard(FEED_GROUP, self.channel)  # nobody left: stop reading until someone follows
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.channel, self.tasks = None, []
 
     async def _read(self, channel: str) -> None:
         while True:
@@ -213,24 +236,30 @@ class Hub:
                 log.exception("the feed hub could not hand on %s", message.get("type"))
 
     def _dispatch(self, message: dict) -> None:
-        if message["type"] == "market.update":
-            stream = self.markets.get(message["payload"]["market"])
-            if stream is not None:  # else: left while it travelled
-                stream.add(message["payload"])
-        elif message["type"] == "tickers.update":
-            notice = TickerNotice(message["market"], message["sequence"])
+        if message["type"] != "feed.update":
+            return
+        payload = message["payload"]
+        if payload["book"]:  # no level changed means no new sequence: nothing public to say
+            stream = self.markets.get(payload["market"])
+            if stream is not None:
+                stream.add(payload)
+            notice = TickerNotice(payload["market"], payload["sequence"])
             for follower in list(self.ticker_followers):
                 follower.deliver(notice)
+        if self.user_followers:
+            for user_id, part in private_parts(payload).items():
+                for follower in list(self.user_followers.get(user_id, ())):
+                    follower.deliver(PrivateUpdate(part))
 
     async def _rejoin(self) -> None:
         while True:
             await asyncio.sleep(REJOIN_SECONDS)
             try:
                 async with self.joining:
-                    for group in self._groups():
-                        await self.layer.group_add(group, self.channel)
+                    if self.channel is not None:
+                        await self.layer.group_add(FEED_GROUP, self.channel)
             except Exception:
-                log.exception("the feed hub could not renew its groups")
+                log.exception("the feed hub could not renew its group")
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

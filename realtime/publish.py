@@ -1,15 +1,17 @@
 """Send committed market updates through the channel layer, so every ASGI process's subscribers hear them.
 
-One committed change becomes at most three kinds of group message:
-- `market.<SYMBOL>`: the public part (changed levels and trades under the new book sequence), for book, trades,
-  ticker and candle subscribers of that market;
-- `tickers`: a one-line notice that a market changed, for the all-markets ticker stream;
-- `user.<id>`: that user's own orders, fills and balances, so a private subscriber never receives, and never has
-  to filter out, anyone else's.
+One committed change is one message to the group `feed`, which every process's hub joins while it has
+subscribers (realtime/hub.py). The hub hands the public part (the changed levels and the trades under the new book
+sequence) to that market's followers, a notice to the all-markets `tickers` followers, and each user's own orders,
+fills and balances (`private_parts`) only to that user's connections, so a private subscriber never receives, and
+never has to filter out, anyone else's. One message however many users a change touched: channels_redis spends
+several Redis round trips and much CPU on each `group_send`, and a group per market, per user and for the tickers
+made five or six per order.
+
 `group_send` only hands the message to the layer (fire and forget): a slow or stuck subscriber never holds up the
-order that caused it. The layer drops what a full subscriber channel cannot take; that subscriber then sees a
-gap in the sequence and resynchronises (realtime/consumers.py). With the Redis layer the caller does not even wait
-for Redis: the messages go to this process's background sender (realtime/sender.py), which sends them in order.
+order that caused it. With the Redis layer the caller does not even wait for Redis: the message goes to this
+process's background sender (realtime/sender.py), which sends in order. A hub that misses an update sees the gap
+in the sequence, and its subscribers resynchronise (realtime/consumers.py).
 """
 
 import logging
@@ -22,19 +24,11 @@ from realtime.sender import BackgroundSender
 
 log = logging.getLogger(__name__)
 
-TICKERS_GROUP = "tickers"
-
-
-def market_group(symbol: str) -> str:
-    return f"market.{symbol}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
+FEED_GROUP = "feed"
 
 
 def publish_market_update(payload: dict) -> None:
-    """Fan one committed update out to its groups. Called from transaction.on_commit; returns without waiting."""
+    """Send one committed update to every process. Called from transaction.on_commit; returns without waiting."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -58,21 +52,17 @@ sender = BackgroundSender(_send_batches)
 
 
 def _messages(payload: dict) -> list[tuple[str, dict]]:
-    symbol = payload["market"]
-    messages = []
-    # No level changed means no new sequence (e.g. an IOC order that met nothing): nothing public to say.
-    if payload["book"]:
-        public = {key: payload[key] for key in ("market", "sequence", "book", "trades")}
-        messages.append((market_group(symbol), {"type": "market.update", "payload": public}))
-        messages.append((TICKERS_GROUP, {"type": "tickers.update", "market": symbol, "sequence": payload["sequence"]}))
-    private: dict[int, dict] = defaultdict(lambda: {"market": symbol, "orders": [], "fills": [], "balances": []})
+    return [(FEED_GROUP, {"type": "feed.update", "payload": payload})]
+
+
+def private_parts(payload: dict) -> dict[int, dict]:
+    """Each touched user's own orders, fills and balances from one update, without the user ids."""
+    parts: dict[int, dict] = defaultdict(lambda: {"market": payload["market"], "orders": [], "fills": [], "balances": []})
     for kind in ("orders", "fills", "balances"):
         for item in payload[kind]:
             item = dict(item)
-            private[item.pop("user_id")][kind].append(item)
-    for user_id, update in private.items():
-        messages.append((user_group(user_id), {"type": "user.update", "payload": update}))
-    return messages
+            parts[item.pop("user_id")][kind].append(item)
+    return dict(parts)
 
 
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:

@@ -1,6 +1,7 @@
-"""Routing one committed update to its groups: public parts to the market, private parts to their owners only."""
+"""One committed update: one message to every process; the hub hands public parts on, private parts to owners only."""
 
-from realtime.publish import _messages
+from realtime.hub import Hub, PrivateUpdate, TickerNotice
+from realtime.publish import _messages, private_parts
 
 PAYLOAD = {
     "market": "GOLD-BUCK",
@@ -13,23 +14,52 @@ PAYLOAD = {
 }
 
 
-def test_each_group_gets_its_part_and_no_user_ids_leak():
-    messages = dict(_messages(PAYLOAD))
-    assert messages["market.GOLD-BUCK"] == {
-        "type": "market.update",
-        "payload": {key: PAYLOAD[key] for key in ("market", "sequence", "book", "trades")},
-    }
-    assert messages["tickers"] == {"type": "tickers.update", "market": "GOLD-BUCK", "sequence": 7}
-    assert messages["user.1"]["payload"] == {
+class Follower:
+    def __init__(self):
+        self.items = []
+
+    def deliver(self, item):
+        self.items.append(item)
+
+
+def test_one_committed_change_is_one_message_to_every_process():
+    assert _messages(PAYLOAD) == [("feed", {"type": "feed.update", "payload": PAYLOAD})]
+
+
+def test_each_user_gets_only_its_own_part_without_user_ids():
+    parts = private_parts(PAYLOAD)
+    assert parts[1] == {
         "market": "GOLD-BUCK",
         "orders": [{"id": 10, "status": "filled"}],
         "fills": [{"order_id": 10, "side": "buy"}],
         "balances": [{"currency": "BUCK", "balance": "1.00"}],
     }
-    assert messages["user.2"]["payload"]["orders"] == [{"id": 9, "status": "partially_filled"}]
+    assert parts[2] == {"market": "GOLD-BUCK", "orders": [{"id": 9, "status": "partially_filled"}],
+                        "fills": [{"order_id": 9, "side": "sell"}], "balances": []}
     assert PAYLOAD["orders"][0]["user_id"] == 1  # the payload itself is left as it was
 
 
+def test_the_hub_hands_the_private_part_to_its_user_and_the_notice_to_tickers_followers():
+    hub = Hub(layer=None)
+    tickers, user_1, user_3 = Follower(), Follower(), Follower()
+    hub.ticker_followers.add(tickers)
+    hub.user_followers = {1: {user_1}, 3: {user_3}}
+
+    hub._dispatch({"type": "feed.update", "payload": PAYLOAD})
+
+    assert tickers.items == [TickerNotice("GOLD-BUCK", 7)]
+    assert user_1.items == [PrivateUpdate(private_parts(PAYLOAD)[1])]
+    assert user_3.items == []  # user 3 took no part in it
+
+
 def test_a_change_that_left_the_book_alone_is_private_only():
+    hub = Hub(layer=None)
+    tickers, user_2 = Follower(), Follower()
+    hub.ticker_followers.add(tickers)
+    hub.user_followers = {2: {user_2}}
     quiet = {**PAYLOAD, "book": [], "trades": [], "fills": [], "balances": []}
-    assert [group for group, _ in _messages(quiet)] == ["user.1", "user.2"]
+
+    hub._dispatch({"type": "feed.update", "payload": quiet})
+
+    assert tickers.items == []
+    assert [item.part["orders"] for item in user_2.items] == [[{"id": 9, "status": "partially_filled"}]]
