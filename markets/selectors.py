@@ -83,7 +83,7 @@ def ticker(*, market: Market, now: datetime | None = None) -> Ticker:
 
 
 def tickers(*, markets: list[Market], now: datetime | None = None) -> dict[int, Ticker]:
-    """24-hour tickers for many markets in three queries, from the one-minute candles (bounded work however long
+    """24-hour tickers for many markets in two queries, from the one-minute candles (bounded work however long
     the history)."""
     now = now or timezone.now()
     since = now - timedelta(hours=24)
@@ -95,51 +95,37 @@ def tickers(*, markets: list[Market], now: datetime | None = None) -> dict[int, 
             high=Max("high"), low=Min("low"), volume=Sum("volume"), quote_volume=Sum("quote_volume")
         )
     }
-    first = {c.market_id: c.open for c in window.order_by("market_id", "start").distinct("market_id")} if _pg() else {
-        c.market_id: c.open for c in _first_candles(window)
-    }
     result = {}
-    # Last price and best bid and ask of every market in one query, each an index lookup.
+    # The day's opening price, the last price and the best bid and ask of every market in one query, each an index
+    # lookup (not a sort of the day's candles).
     levels = BookLevel.objects.filter(market=OuterRef("pk"))
+    day = Candle.objects.filter(market=OuterRef("pk"), start__gte=since)
     prices = {
-        pk: (last, bid, ask)
-        for pk, last, bid, ask in Market.objects.filter(pk__in=ids)
+        pk: (opening, last, bid, ask)
+        for pk, opening, last, bid, ask in Market.objects.filter(pk__in=ids)
         .annotate(
+            opening=Subquery(day.order_by("start").values("open")[:1]),
             last=Subquery(Trade.objects.filter(market=OuterRef("pk")).order_by("-id").values("price")[:1]),
             bid=Subquery(levels.filter(side="buy").order_by("-price").values("price")[:1]),
             ask=Subquery(levels.filter(side="sell").order_by("price").values("price")[:1]),
         )
-        .values_list("pk", "last", "bid", "ask")
+        .values_list("pk", "opening", "last", "bid", "ask")
     }
     for market in markets:
-        last, best_bid, best_ask = prices[market.pk]
+        opening, last, best_bid, best_ask = prices[market.pk]
         row = stats.get(market.pk, {})
         result[market.pk] = Ticker(
             market=market,
             last=last,
             best_bid=best_bid,
             best_ask=best_ask,
-            open=first.get(market.pk),
+            open=opening,
             high=row.get("high"),
             low=row.get("low"),
             volume=row.get("volume") or 0,
             quote_volume=row.get("quote_volume") or 0,
         )
     return result
-
-
-def _pg() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"
-
-
-def _first_candles(window: QuerySet[Candle]):
-    seen = set()
-    for candle in window.order_by("market_id", "start"):
-        if candle.market_id not in seen:
-            seen.add(candle.market_id)
-            yield candle
 
 
 @dataclass(frozen=True)
