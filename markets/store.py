@@ -45,7 +45,9 @@ def lock_market(market_id: int) -> Market | None:
     return _market(_market_sql(connection.vendor, "id", True), market_id)
 
 
-def lock_market_finding_client_order(market_id: int, user_id: int, client_order_id: str) -> tuple[Market | None, int]:
+def lock_market_finding_client_order(
+    market_id: int, user_id: int, client_order_id: str
+) -> tuple[Market | None, int | None]:
     """lock_market, and the key of the user's order with this client order id (or None), in one round trip."""
     earlier = f"SELECT id FROM {Order._meta.db_table} WHERE user_id = %s AND client_order_id = %s"
     [market, found] = run_statements(
