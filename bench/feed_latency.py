@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append(measure(servers, count, rate=args.rate, seconds=args.seconds, compress=args.compress))
     print(f"feed latency: {args.servers} uvicorn process(es), {args.rate:g} book deltas/s for {args.seconds:g} s "
           f"per row, "
-          f"{'permessage-deflate' if args.compress else 'no compression'}, "
+          f"{'clients offer permessage-deflate (the server declines)' if args.compress else 'no compression offered'}, "
           f"load {' '.join(f'{load:.2f}' for load in os.getloadavg())}, {os.cpu_count()} cores")
     print(table(rows), flush=True)
     if args.json:
