@@ -28,3 +28,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False
+
+# Every worker process must see the same one-use signature records and rate-limit counts (api/authentication.py,
+# api/throttling.py): with a per-process memory cache, a captured signed request could be replayed once against
+# each other worker within its 30 s window.
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):  # noqa: F405
+    raise ImproperlyConfigured("Set CACHE_URL (e.g. redis://host:6379/1): every process must share API signatures.")
