@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from exchange.errors import InsufficientFunds, OrderNotOpen
+from exchange.errors import IdempotencyConflict, InsufficientFunds, OrderNotOpen
 from ledger import services as ledger
 from markets import services as markets
 from markets.models import Order, Trade
@@ -146,4 +146,30 @@ def test_cancel_all_racing_takers_releases_exactly_what_is_left(gold_buck, trade
         assert not any(isinstance(r, Exception) for r in results), results
         assert account(seller, gold_buck.base).held == 0
         assert not Order.objects.filter(user=seller, status__in=("open", "partially_filled")).exists()
+    assert_audit_passes()
+
+
+def test_one_client_order_id_placed_in_two_markets_at_once_makes_one_order(gold_buck, traders, alice):
+    """Both placements pass the look-up under their own market's lock; the insert lets one in and refuses the other,
+    which leaves nothing behind: no order, no hold, no trade, no level."""
+    seller, buyer = traders
+    hour = make_currency(alice, "HOUR", decimals=1)
+    hour_buck = markets.market_create(user=alice, base=hour, quote=gold_buck.quote)
+    fund(buyer, hour, 10_000)
+    place(seller, gold_buck, "sell", quantity=100, price=2_500)  # so that one of them may trade
+    for round_number in range(20):
+        client_order_id = f"bot-{round_number}"
+        results = run_together(
+            [
+                lambda: place(buyer, gold_buck, "buy", quantity=100, price=2_500 if round_number % 2 else 2_000,
+                              client_order_id=client_order_id),
+                lambda: place(buyer, hour_buck, "sell", quantity=10, price=3_000, client_order_id=client_order_id),
+            ]
+        )
+        placed = [r for r in results if isinstance(r, Order)]
+        refused = [r for r in results if isinstance(r, IdempotencyConflict)]
+        assert (len(placed), len(refused)) == (1, 1), results
+        assert list(Order.objects.filter(user=buyer, client_order_id=client_order_id)) == placed
+        if round_number % 2:  # keep an ask at 25.00 for the next trading round
+            place(seller, gold_buck, "sell", quantity=100, price=2_500)
     assert_audit_passes()
