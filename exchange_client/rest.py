@@ -4,8 +4,8 @@ Every endpoint is written once, in `_Endpoints`: a method describes its call (me
 read the answer) and hands it to `_call`, which the two clients implement — one returns the result, the other a
 coroutine. So `client.place_order(...)` returns an `Order`, and `await async_client.place_order(...)` does too.
 
-Retries: connection errors, 5xx (except `market_halted`), 429 (after its Retry-After) and
-`idempotency_key_in_progress` are retried with backoff, but only for calls a retry cannot repeat: reads, cancels,
+Retries: connection errors, 5xx (except `market_halted`), 429 (after its Retry-After), `idempotency_key_in_progress`
+and `signature_reused` are retried with backoff, but only for calls a retry cannot repeat: reads, cancels,
 and the money-moving POSTs, which carry one Idempotency-Key across all their attempts (orders also a
 client_order_id), so the server applies them at most once. Other POSTs are retried only when the connection was
 never made.
@@ -252,8 +252,13 @@ class _Transport:
         exc = error_from_response(
             response.status_code, body, retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None
         )
-        transient = exc.status == 429 or exc.code == "idempotency_key_in_progress" or (
-            exc.status >= 500 and exc.code != "market_halted"
+        transient = (
+            exc.status == 429
+            or exc.code == "idempotency_key_in_progress"
+            # The same request, signed in the same millisecond by another process sharing the key: refused before
+            # anything happened, so it goes again with a fresh signature.
+            or exc.code == "signature_reused"
+            or (exc.status >= 500 and exc.code != "market_halted")
         )
         if transient and call.retry_safe and attempt < self.retries:
             return "retry", self._delay(attempt, exc.retry_after)

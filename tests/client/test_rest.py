@@ -124,6 +124,29 @@ def test_a_retried_order_is_placed_once(server_url, traders, failure):
     assert_audit_passes()
 
 
+class SameRequestFromAnotherProcessFirst(httpx.HTTPTransport):
+    """Another process of the same bot sends the very same signed request (same key, same millisecond) first."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.sent:
+            super().handle_request(request).read()
+        self.sent.append(request.headers["X-API-Signature"])
+        return super().handle_request(request)
+
+
+def test_a_signature_another_process_used_first_is_signed_again(server_url, traders):
+    ann, _ = traders
+    transport = SameRequestFromAnotherProcessFirst()
+    with Client(server_url, transport=transport, backoff=0.01, **ann.credentials()) as client:
+        balances = client.balances()
+    assert {balance.currency for balance in balances} >= {"GOLD", "BUCK"}
+    assert len(transport.sent) == 2 and transport.sent[0] != transport.sent[1]  # refused once, then re-signed
+
+
 def test_a_failure_that_persists_raises_exchange_unavailable(traders):
     ann, _ = traders
     with Client("http://127.0.0.1:9", retries=2, backoff=0.01, **ann.credentials()) as client:  # nothing listens
