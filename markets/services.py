@@ -1,9 +1,10 @@
 """Market use cases: open a market, place and cancel orders, halt and resume.
 
-Placing an order is one transaction: lock the market row, then every account it touches in key order
-(ledger/locks.py); hold what the order may spend; match (markets/matching.py, pure); write the trades and one
-journal entry per trade; release what is no longer needed; update the orders; bump the book sequence; commit.
-What subscribers hear is sent only after the commit (markets/events.py).
+Placing an order is one transaction: lock the market row; match against the book (markets/matching.py, pure);
+lock every account the result touches, in key order (ledger/locks.py); check and hold what the order may spend;
+write the order, the trades with one journal entry each, the holds released, the makers, the book levels and the
+book sequence in one or two round trips (the SQL is in markets/store.py); commit. What subscribers hear is sent
+only after the commit (markets/events.py).
 """
 
 from collections import defaultdict
