@@ -99,16 +99,8 @@ def currency_mint(
     if total_supply + amount > cap:
         room = currency.format(cap - total_supply)
         raise MaxSupplyExceeded(f"Minting this would pass the maximum supply; at most {room} can still be minted.")
-    entry = journal_post(kind=JournalEntry.Kind.MINT, legs=[(issuance, -amount), (holding, amount)])
-    activity_record(actor=issuer, action="mint", subject=f"currency:{currency.code}", amount=currency.format(amount))
-    return SupplyChange.objects.create(
-        currency=currency,
-        kind=SupplyChange.Kind.MINT,
-        amount=amount,
-        memo=memo,
-        idempotency_key=idempotency_key,
-        entry=entry,
-    )
+    legs = [(issuance, -amount), (holding, amount)]
+    return _supply_change(issuer, currency, SupplyChange.Kind.MINT, legs, amount, memo, idempotency_key)
 
 
 @transaction.atomic(durable=True)
@@ -130,15 +122,19 @@ def currency_burn(
         return earlier
     if holding.available < amount:
         raise InsufficientFunds(f"You have {currency.format(holding.available)} {currency.code} available to burn.")
-    entry = journal_post(kind=JournalEntry.Kind.BURN, legs=[(holding, -amount), (issuance, amount)])
-    activity_record(actor=issuer, action="burn", subject=f"currency:{currency.code}", amount=currency.format(amount))
+    legs = [(holding, -amount), (issuance, amount)]
+    return _supply_change(issuer, currency, SupplyChange.Kind.BURN, legs, amount, memo, idempotency_key)
+
+
+def _supply_change(
+    issuer: User, currency: Currency, kind: str, legs: list[tuple[Account, int]], amount: int, memo: str,
+    idempotency_key: str | None,
+) -> SupplyChange:
+    """Post a mint or burn (under its accounts' locks), log it and put it on the public record."""
+    entry = journal_post(kind=JournalEntry.Kind(kind), legs=legs)
+    activity_record(actor=issuer, action=str(kind), subject=f"currency:{currency.code}", amount=currency.format(amount))
     return SupplyChange.objects.create(
-        currency=currency,
-        kind=SupplyChange.Kind.BURN,
-        amount=amount,
-        memo=memo,
-        idempotency_key=idempotency_key,
-        entry=entry,
+        currency=currency, kind=kind, amount=amount, memo=memo, idempotency_key=idempotency_key, entry=entry
     )
 
 

@@ -29,6 +29,7 @@ from exchange.errors import (
     TooManyOpenOrders,
     ValidationFailed,
 )
+from ledger import locks
 from ledger import services as ledger
 from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
@@ -366,19 +367,20 @@ class _Settlement:
         currencies = (market.base_id, market.quote_id)
         user_ids = sorted({taker_id} | {fill.maker_owner_id for fill in result.fills})
         fees = bool(result.fills) and bool(market.maker_fee_bps or market.taker_fee_bps)
-        statements = [store.lock_accounts_statement(currency_ids=currencies, user_ids=user_ids, fees=fees)]
+        statements = [locks.accounts_lock_statement(currency_ids=currencies, user_ids=user_ids, fees=fees)]
         if result.resting_quantity:
             statements.append(store.open_orders_statement(market_id=market.pk, user_id=taker_id))
         results = run_statements(statements)
-        for account in store.accounts_from_rows(results[0]):
+        for account in locks.accounts_from_rows(results[0]):
             self.accounts[(account.user_id, account.currency_id)] = account
         missing = [currency_id for currency_id in currencies if (taker_id, currency_id) not in self.accounts]
         if missing:  # a first order in this market: new rows are this transaction's alone until it commits
-            for currency_id in missing:
-                Account.objects.get_or_create(user_id=taker_id, currency_id=currency_id, kind=Account.Kind.USER)
-            lock = store.lock_accounts_statement(currency_ids=missing, user_ids=[taker_id], fees=False)
+            for currency in (market.base, market.quote):
+                if currency.pk in missing:
+                    ledger.account_for(user=self.user, currency=currency)
+            lock = locks.accounts_lock_statement(currency_ids=missing, user_ids=[taker_id], fees=False)
             [rows] = run_statements([lock])
-            for account in store.accounts_from_rows(rows):
+            for account in locks.accounts_from_rows(rows):
                 self.accounts[(account.user_id, account.currency_id)] = account
         return results[1][0][0] if result.resting_quantity else 0
 
@@ -516,8 +518,8 @@ def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[
     """Cancel open orders of one user under the market lock, releasing exactly what each still held."""
     user_id = orders[0].user_id
     wanted = sorted({market.quote_id if order.side == "buy" else market.base_id for order in orders})
-    [rows] = run_statements([store.lock_accounts_statement(currency_ids=wanted, user_ids=[user_id], fees=False)])
-    accounts = {account.currency_id: account for account in store.accounts_from_rows(rows)}
+    [rows] = run_statements([locks.accounts_lock_statement(currency_ids=wanted, user_ids=[user_id], fees=False)])
+    accounts = {account.currency_id: account for account in locks.accounts_from_rows(rows)}
     now = timezone.now()
     levels: dict[tuple[str, int], int] = defaultdict(int)
     for order in orders:
@@ -538,7 +540,7 @@ def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], st
     if levels:
         market.sequence += 1
         statements = [*statements, store.sequence_statement(market), *store.level_change_statements(market.pk, levels)]
-    results = run_statements(statements) if statements else []
+    results = run_statements(statements)
     totals = {(side, price): quantity for side, price, quantity in results[-2]} if levels else {}
     if any(quantity < 0 for quantity in totals.values()):
         raise AssertionError(f"a book level of {market.symbol} would go below zero: {totals}")  # rolls back

@@ -12,17 +12,12 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 from exchange.db import Statement, run_statements
-from ledger.models import Account, Currency
+from ledger.models import Currency
 from markets.models import OPEN_STATUSES, BookLevel, Market, Order
 
 MARKET_FIELDS = [field.attname for field in Market._meta.concrete_fields]
 CURRENCY_FIELDS = [field.attname for field in Currency._meta.concrete_fields]
 ORDER_FIELDS = [field.attname for field in Order._meta.concrete_fields]
-ACCOUNT_FIELDS = [
-    field.attname
-    for field in Account._meta.concrete_fields
-    if field.attname in {"id", "currency_id", "user_id", "kind", "balance", "held"}
-]
 
 
 def _columns(fields: Sequence[str], alias: str) -> str:
@@ -91,35 +86,19 @@ def _market_from_row(row: tuple) -> Market:
     return market
 
 
-def lock_accounts_statement(*, currency_ids: Sequence[int], user_ids: Sequence[int], fees: bool) -> Statement:
-    """Lock users' accounts in the given currencies (and, with `fees`, those currencies' fee accounts) in key order."""
-    currencies = ", ".join(["%s"] * len(currency_ids))
-    users = ", ".join(["%s"] * len(user_ids))
-    wanted = f"(kind = %s AND user_id IN ({users}) AND currency_id IN ({currencies}))"
-    params = [Account.Kind.USER.value, *user_ids, *currency_ids]
-    if fees:
-        wanted += f" OR (kind = %s AND currency_id IN ({currencies}))"
-        params += [Account.Kind.FEE.value, *currency_ids]
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
-    return sql, params
-
-
-def accounts_from_rows(rows: list[tuple]) -> list[Account]:
-    return [Account.from_db(connection.alias, ACCOUNT_FIELDS, row) for row in rows]
-
-
 def open_orders_statement(*, market_id: int, user_id: int) -> Statement:
     """How many open orders the user has in the market (read under the market lock, so exact)."""
     sql = f"SELECT COUNT(*) FROM {Order._meta.db_table} WHERE market_id = %s AND user_id = %s AND status IN (%s, %s)"
     return sql, [market_id, user_id, *OPEN_STATUSES]
 
 
-def insert_statement(model: type[Model], objects: Sequence[Model], *, returning: bool = True) -> Statement:
+def insert_statement(
+    model: type[Model], objects: Sequence[Model], *, returning: bool = True, on_conflict: str = ""
+) -> Statement:
     """One multi-row INSERT of the objects' concrete fields (all but the key); RETURNING their keys in order."""
     head, fields = _insert_head(model, connection.vendor)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = f"{head} VALUES {', '.join([row] * len(objects))}{' RETURNING id' if returning else ''}"
+    sql = f"{head} VALUES {', '.join([row] * len(objects))}{on_conflict}{' RETURNING id' if returning else ''}"
     db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy looks itself up on every attribute
     params = [field.get_db_prep_save(getattr(obj, field.attname), db) for obj in objects for field in fields]
     return sql, params
@@ -134,13 +113,11 @@ def _insert_head(model: type[Model], vendor: str) -> tuple[str, list]:
 
 def insert_order_statement(order: Order) -> Statement:
     """Insert one order; a client order id the user has used already inserts nothing (and returns no key)."""
-    sql, params = insert_statement(Order, [order])
-    if order.client_order_id is not None:
-        sql = sql.replace(
-            " RETURNING id",
-            " ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING RETURNING id",
-        )
-    return sql, params
+    if order.client_order_id is None:
+        return insert_statement(Order, [order])
+    return insert_statement(
+        Order, [order], on_conflict=" ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING"
+    )
 
 
 def sequence_statement(market: Market) -> Statement:
