@@ -93,11 +93,7 @@ def run_load(url: str, symbol: str, credentials, seconds: float) -> dict:
     shares = [credentials[n::LOAD_PROCESSES] for n in range(LOAD_PROCESSES)]
     processes = [context.Process(target=load_process, args=(url, symbol, share, start_at, seconds, n, results))
                  for n, share in enumerate(shares) if share]
-    for process in processes:
-        process.start()
-    gathered = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
+    gathered = common.run_processes(processes, results)
     latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
     errors: dict[str, int] = {}
     for _, errs, _ in gathered:

@@ -204,6 +204,16 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results):
     connections.close_all()
 
 
+def run_processes(processes: list, results) -> list:
+    """Start the processes, take one result from each off `results` (in the order they finish), wait for them."""
+    for process in processes:
+        process.start()
+    gathered = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    return gathered
+
+
 def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int = 0) -> dict:
     """order_place from `workers` processes at once (each its own connection); orders/s, p50/p99 ms, traded share."""
     from django.db import connections
@@ -215,11 +225,7 @@ def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int
         context.Process(target=service_worker, args=(user_ids, market_ids, seconds, seed * 100 + n, start, results))
         for n in range(workers)
     ]
-    for process in processes:
-        process.start()
-    gathered = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
+    gathered = run_processes(processes, results)
     latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
     orders = len(latencies)
     return {
