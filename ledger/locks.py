@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection
 
-from exchange.db import Statement
+from exchange.db import Statement, constant
 from ledger.models import Account
 
 ACCOUNT_FIELDS = [
@@ -37,11 +37,11 @@ def accounts_lock_statement(*, currency_ids: Sequence[int], user_ids: Sequence[i
     (exchange/db.run_statements)."""
     currencies = ", ".join(["%s"] * len(currency_ids))
     users = ", ".join(["%s"] * len(user_ids))
-    wanted = f"(kind = %s AND user_id IN ({users}) AND currency_id IN ({currencies}))"
-    params = [Account.Kind.USER.value, *user_ids, *currency_ids]
+    wanted = f"(kind = {constant(Account.Kind.USER.value)} AND user_id IN ({users}) AND currency_id IN ({currencies}))"
+    params = [*user_ids, *currency_ids]
     if fees:
-        wanted += f" OR (kind = %s AND currency_id IN ({currencies}))"
-        params += [Account.Kind.FEE.value, *currency_ids]
+        wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({currencies}))"
+        params += [*currency_ids]
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
     return sql, params

@@ -116,7 +116,10 @@ def market_set_status(*, user: User, market: Market, halted: bool, reason: str =
         raise PermissionDenied("Only staff can halt or resume a market.")
     market = market_halt_locked(market_id=market.pk, halted=halted, reason=reason)
     ledger.activity_record(
-        actor=user, action="market_halt" if halted else "market_resume", subject=f"market:{market.symbol}", reason=reason
+        actor=user,
+        action="market_halt" if halted else "market_resume",
+        subject=f"market:{market.symbol}",
+        reason=reason,
     )
     return market
 
@@ -211,17 +214,31 @@ def order_test(*, user: User, market: Market, request: OrderRequest) -> int:
 @transaction.atomic(durable=True)
 def order_place(*, user: User, market_id: int, request: OrderRequest) -> Order:
     """Place an order: hold, match, settle every trade, rest or close the remainder — all or nothing."""
-    earlier = None
-    if request.client_order_id is None:
-        market = _lock_market(market_id)
-    else:
-        market, earlier = store.lock_market_finding_client_order(market_id, user.pk, request.client_order_id)
-        _must_exist(market)
+    readable = _book_readable(request)
+    found = store.lock_market_for_order(
+        market_id,
+        user_id=user.pk,
+        client_order_id=request.client_order_id,
+        taker_side=request.side if readable else None,
+        limit_price=request.price if request.type == Order.Type.LIMIT else None,
+        count_open=readable and request.type == Order.Type.LIMIT and request.time_in_force == Order.TimeInForce.GTC,
+    )
+    market = _must_exist(found.market)
     reserve = order_check(market=market, request=request)
-    if earlier is not None:
-        return _replay(Order.objects.get(pk=earlier), market, request)
-    settlement = _Settlement(market=market, user=user, request=request, reserve=reserve)
+    if found.earlier_id is not None:
+        return _replay(Order.objects.get(pk=found.earlier_id), market, request)
+    settlement = _Settlement(market=market, user=user, request=request, reserve=reserve, found=found)
     return settlement.run()
+
+
+def _book_readable(request: OrderRequest) -> bool:
+    """Whether the request is well-formed enough to read the book for before it is checked (order_check, which
+    needs the locked market, says what is wrong otherwise)."""
+    if request.side not in Order.Side.values:
+        return False
+    if request.type == Order.Type.MARKET:
+        return True
+    return request.type == Order.Type.LIMIT and _is_int(request.price) and 0 < request.price <= MAX_MINOR_UNITS
 
 
 @transaction.atomic(durable=True)
@@ -256,8 +273,10 @@ class _Settlement:
     user: User
     request: OrderRequest
     reserve: int
+    found: store.OrderLocks
     resting_rows: dict[int, RestingRow] = field(default_factory=dict)
     accounts: dict[tuple, Account] = field(default_factory=dict)
+    keys: tuple[int, list[int]] | None = None  # the taker's and the journal entries', if drawn beforehand
     now: datetime = field(default_factory=timezone.now)
 
     def run(self) -> Order:
@@ -288,25 +307,38 @@ class _Settlement:
     def _write(self, levels, *, taker: Order, entries, trades: list[Trade], makers: list[Order] = ()) -> None:
         """Write the settlement, then schedule its feed message.
 
-        One round trip for an order that did not trade; two for one that did, since the postings and trades refer
-        to the keys of the taker order and of the journal entries.
+        One round trip. Postings and trades refer to the keys of the taker order and of the journal entries: on
+        PostgreSQL those keys were drawn with the account locks; SQLite inserts the two first to learn them.
         """
-        statements = [store.insert_order_statement(taker)]
+        statements = []
         if trades:
             postings = ledger.journal_apply(entries)
-            entry = JournalEntry(kind=JournalEntry.Kind.TRADE, created_at=self.now)
-            statements.append(store.insert_statement(JournalEntry, [entry] * len(entries)))
-            [taker_key, entry_keys] = run_statements(statements)
-            self._taker_inserted(taker, taker_key)
-            statements = self._trade_statements(trades, [key for (key,) in entry_keys], postings, taker)
+            if self.keys:
+                taker.pk, entry_keys = self.keys
+                journal = [
+                    JournalEntry(pk=key, kind=JournalEntry.Kind.TRADE, created_at=self.now) for key in entry_keys
+                ]
+                statements += [
+                    store.insert_order_statement(taker, keyed=True),
+                    store.insert_statement(JournalEntry, journal, returning=False, keyed=True),
+                ]
+            else:
+                entry = JournalEntry(kind=JournalEntry.Kind.TRADE, created_at=self.now)
+                journal = store.insert_statement(JournalEntry, [entry] * len(entries))
+                [taker_key, entry_keys] = run_statements([store.insert_order_statement(taker), journal])
+                self._taker_inserted(taker, taker_key)
+                entry_keys = [key for (key,) in entry_keys]
+            trades_at = len(statements) + 1
+            statements += self._trade_statements(trades, entry_keys, postings, taker)
+        else:
+            statements.append(store.insert_order_statement(taker))
         statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
         statements += update_rows_statements(Order, MAKER_FIELDS, makers)
         results, totals = _run_with_book_change(self.market, levels, statements)
-        if trades:
-            for trade, (key,) in zip(trades, results[1], strict=True):
-                trade.pk = key
-        else:
-            self._taker_inserted(taker, results[0])
+        if not trades or self.keys:
+            self._taker_inserted(taker, results[0])  # raises if the client order id went to another order meanwhile
+        for trade, (key,) in zip(trades, results[trades_at] if trades else [], strict=True):
+            trade.pk = key
         events.on_commit_publish(
             market=self.market, levels=totals, trades=trades, orders=[taker, *makers], accounts=self._user_accounts()
         )
@@ -356,23 +388,43 @@ class _Settlement:
     def _opposite(self):
         limit = self.request.price if self.request.type == Order.Type.LIMIT else None
         return opposite_orders(
-            market_id=self.market.pk, taker_side=self.request.side, limit_price=limit, rows=self.resting_rows
+            market_id=self.market.pk,
+            taker_side=self.request.side,
+            limit_price=limit,
+            rows=self.resting_rows,
+            first_batch=self.found.first_batch,
         )
 
     def _lock_accounts(self, result: matching.MatchResult) -> int:
         """Lock the taker's, every maker's and (with fees) the fee accounts in key order; count the taker's open
-        orders if this one would rest. One round trip. The taker gets accounts in both currencies if it has none,
+        orders if this one would rest. At most one round trip: none when nothing crossed, as the market lock's
+        round trip locked the taker's accounts then. The taker gets accounts in both currencies if it has none,
         so a maker always has somewhere to receive."""
         market, taker_id = self.market, self.user.pk
         currencies = (market.base_id, market.quote_id)
-        user_ids = sorted({taker_id} | {fill.maker_owner_id for fill in result.fills})
-        fees = bool(result.fills) and bool(market.maker_fee_bps or market.taker_fee_bps)
-        statements = [locks.accounts_lock_statement(currency_ids=currencies, user_ids=user_ids, fees=fees)]
-        if result.resting_quantity:
-            statements.append(store.open_orders_statement(market_id=market.pk, user_id=taker_id))
-        results = run_statements(statements)
-        for account in locks.accounts_from_rows(results[0]):
+        open_orders = self.found.open_orders
+        for account in self.found.taker_accounts:  # locked only if nothing crossed: then no one else is needed
             self.accounts[(account.user_id, account.currency_id)] = account
+        if len(self.accounts) < len(currencies) or result.fills or result.cancelled_resting:
+            user_ids = sorted({taker_id} | {fill.maker_owner_id for fill in result.fills})
+            fees = bool(result.fills) and bool(market.maker_fee_bps or market.taker_fee_bps)
+            statements = [locks.accounts_lock_statement(currency_ids=currencies, user_ids=user_ids, fees=fees)]
+            count = result.resting_quantity and open_orders is None
+            if count:
+                statements.append(store.open_orders_statement(market_id=market.pk, user_id=taker_id))
+            allocate = [
+                store.allocate_keys_statement(Order, 1),
+                store.allocate_keys_statement(JournalEntry, len(result.fills)),
+            ]
+            allocate = allocate if result.fills and None not in allocate else []
+            results = iter(run_statements(statements + allocate))
+            for account in locks.accounts_from_rows(next(results)):
+                self.accounts[(account.user_id, account.currency_id)] = account
+            if count:
+                open_orders = next(results)[0][0]
+            if allocate:
+                [(order_key,)], entry_keys = next(results), next(results)
+                self.keys = order_key, sorted(key for (key,) in entry_keys)
         missing = [currency_id for currency_id in currencies if (taker_id, currency_id) not in self.accounts]
         if missing:  # a first order in this market: new rows are this transaction's alone until it commits
             for currency in (market.base, market.quote):
@@ -382,7 +434,7 @@ class _Settlement:
             [rows] = run_statements([lock])
             for account in locks.accounts_from_rows(rows):
                 self.accounts[(account.user_id, account.currency_id)] = account
-        return results[1][0][0] if result.resting_quantity else 0
+        return open_orders if result.resting_quantity else 0
 
     def _account(self, user_id: int | None, currency_id: int) -> Account:
         return self.accounts[(user_id, currency_id)]
@@ -412,7 +464,9 @@ class _Settlement:
             row = self.resting_rows[fill.maker_order_id]
             buyer_id, seller_id = (taker_id, fill.maker_owner_id) if taker_buys else (fill.maker_owner_id, taker_id)
             buyer_bps, seller_bps = (
-                (market.taker_fee_bps, market.maker_fee_bps) if taker_buys else (market.maker_fee_bps, market.taker_fee_bps)
+                (market.taker_fee_bps, market.maker_fee_bps)
+                if taker_buys
+                else (market.maker_fee_bps, market.taker_fee_bps)
             )
             buyer_fee = fill.quantity * buyer_bps // 10_000
             seller_fee = fill.quote_amount * seller_bps // 10_000

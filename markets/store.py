@@ -6,14 +6,17 @@ so the hot path speaks SQL here; everything else uses the ORM. Rows come back as
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
-from exchange.db import Statement, run_statements
-from ledger.models import Currency
-from markets.models import OPEN_STATUSES, BookLevel, Market, Order
+from exchange.db import Statement, constant, run_statements
+from ledger import locks
+from ledger.models import Account, Currency
+from markets import book
+from markets.models import BookLevel, Market, Order
 
 MARKET_FIELDS = [field.attname for field in Market._meta.concrete_fields]
 CURRENCY_FIELDS = [field.attname for field in Currency._meta.concrete_fields]
@@ -40,15 +43,68 @@ def lock_market(market_id: int) -> Market | None:
     return _market(_market_sql(connection.vendor, "id", True), market_id)
 
 
-def lock_market_finding_client_order(
-    market_id: int, user_id: int, client_order_id: str
-) -> tuple[Market | None, int | None]:
-    """lock_market, and the key of the user's order with this client order id (or None), in one round trip."""
-    earlier = f"SELECT id FROM {Order._meta.db_table} WHERE user_id = %s AND client_order_id = %s"
-    [market, found] = run_statements(
-        [(_market_sql(connection.vendor, "id", True), [market_id]), (earlier, [user_id, client_order_id])]
+@dataclass
+class OrderLocks:
+    """What lock_market_for_order read in its one round trip."""
+
+    market: Market | None
+    earlier_id: int | None = None  # the user's order with the same client order id
+    first_batch: list[tuple] | None = None  # of the opposite side (book.batch_statement); None if not read
+    taker_accounts: list[Account] = field(default_factory=list)  # locked, if nothing on the book crosses
+    open_orders: int | None = None  # the user's open orders in the market; None if not counted
+
+
+def lock_market_for_order(
+    market_id: int,
+    *,
+    user_id: int,
+    client_order_id: str | None,
+    taker_side: str | None,
+    limit_price: int | None,
+    count_open: bool,
+) -> OrderLocks:
+    """Everything a resting order needs before its write, in one round trip, locks in the one lock order
+    (ledger/locks.py): lock the market with its currencies; look up the client order id; read the first batch of the
+    opposite side (given `taker_side`); lock the taker's accounts in the market's currencies, but only if no opposite
+    order crosses the limit, since a trade needs its makers' accounts too, locked together in key order; and count
+    the user's open orders in the market (given `count_open`)."""
+    statements = [(_market_sql(connection.vendor, "id", True), [market_id])]
+    if client_order_id is not None:
+        earlier = f"SELECT id FROM {Order._meta.db_table} WHERE user_id = %s AND client_order_id = %s"
+        statements.append((earlier, [user_id, client_order_id]))
+    if taker_side is not None:
+        side = book.maker_side(taker_side)
+        statements.append(book.batch_statement(market_id, side, limit_price, None))
+        statements.append(_taker_accounts_lock_statement(market_id, user_id, side, limit_price))
+    if count_open:
+        statements.append(open_orders_statement(market_id=market_id, user_id=user_id))
+    results = iter(run_statements(statements))
+    market_rows = next(results)
+    found = OrderLocks(market=_market_from_row(market_rows[0]) if market_rows else None)
+    if client_order_id is not None:
+        rows = next(results)
+        found.earlier_id = rows[0][0] if rows else None
+    if taker_side is not None:
+        found.first_batch = next(results)
+        found.taker_accounts = locks.accounts_from_rows(next(results))
+    if count_open:
+        found.open_orders = next(results)[0][0]
+    return found
+
+
+def _taker_accounts_lock_statement(market_id: int, user_id: int, side, limit_price: int | None) -> Statement:
+    crossing, crossing_params = book.any_within(market_id, side, limit_price)
+    market_table = Market._meta.db_table
+    currencies = (
+        f"SELECT base_id FROM {market_table} WHERE id = %s UNION ALL SELECT quote_id FROM {market_table} WHERE id = %s"
     )
-    return (_market_from_row(market[0]) if market else None), (found[0][0] if found else None)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT {', '.join(locks.ACCOUNT_FIELDS)} FROM {Account._meta.db_table} "
+        f"WHERE kind = {constant(Account.Kind.USER.value)} AND user_id = %s AND currency_id IN ({currencies}) "
+        f"AND NOT {crossing} ORDER BY id{lock}"
+    )
+    return sql, [user_id, market_id, market_id, *crossing_params]
 
 
 def lock_market_reading_order(market_id: int, order_id: int) -> tuple[Market | None, Order | None]:
@@ -88,15 +144,17 @@ def _market_from_row(row: tuple) -> Market:
 
 def open_orders_statement(*, market_id: int, user_id: int) -> Statement:
     """How many open orders the user has in the market (read under the market lock, so exact)."""
-    sql = f"SELECT COUNT(*) FROM {Order._meta.db_table} WHERE market_id = %s AND user_id = %s AND status IN (%s, %s)"
-    return sql, [market_id, user_id, *OPEN_STATUSES]
+    table = Order._meta.db_table
+    sql = f"SELECT COUNT(*) FROM {table} WHERE market_id = %s AND user_id = %s AND status IN ({book.OPEN_STATUSES_SQL})"
+    return sql, [market_id, user_id]
 
 
 def insert_statement(
-    model: type[Model], objects: Sequence[Model], *, returning: bool = True, on_conflict: str = ""
+    model: type[Model], objects: Sequence[Model], *, returning: bool = True, on_conflict: str = "", keyed: bool = False
 ) -> Statement:
-    """One multi-row INSERT of the objects' concrete fields (all but the key); RETURNING their keys in order."""
-    head, fields = _insert_head(model, connection.vendor)
+    """One multi-row INSERT of the objects' concrete fields, RETURNING their keys in order. The key is left to the
+    database unless `keyed`: then each object brings its own (from allocate_keys_statement)."""
+    head, fields = _insert_head(model, connection.vendor, keyed)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"{head} VALUES {', '.join([row] * len(objects))}{on_conflict}{' RETURNING id' if returning else ''}"
     db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy looks itself up on every attribute
@@ -105,19 +163,31 @@ def insert_statement(
 
 
 @cache
-def _insert_head(model: type[Model], vendor: str) -> tuple[str, list]:
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+def _insert_head(model: type[Model], vendor: str, keyed: bool) -> tuple[str, list]:
+    fields = [field for field in model._meta.concrete_fields if keyed or not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     return f"INSERT INTO {model._meta.db_table} ({columns})", fields
 
 
-def insert_order_statement(order: Order) -> Statement:
+def insert_order_statement(order: Order, *, keyed: bool = False) -> Statement:
     """Insert one order; a client order id the user has used already inserts nothing (and returns no key)."""
     if order.client_order_id is None:
-        return insert_statement(Order, [order])
+        return insert_statement(Order, [order], keyed=keyed)
     return insert_statement(
-        Order, [order], on_conflict=" ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING"
+        Order,
+        [order],
+        keyed=keyed,
+        on_conflict=" ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING",
     )
+
+
+def allocate_keys_statement(model: type[Model], count: int) -> Statement | None:
+    """Draw `count` keys from the model's key sequence, so rows that refer to each other can be inserted in one
+    round trip. None where the database has no sequences to draw from (SQLite): insert, then read the keys back."""
+    if connection.vendor != "postgresql":
+        return None
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+    return sql, [model._meta.db_table, count]
 
 
 def sequence_statement(market: Market) -> Statement:

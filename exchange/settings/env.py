@@ -51,6 +51,11 @@ def database_from_env(sqlite_path: str) -> dict:
         # check a connection as it hands it out (one short round trip), so after a database restart no request
         # fails on a stale connection.
         config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
+        # The order path's statements (exchange/db.run_statements) are prepared on a connection's third run of
+        # each; the ORM's client-side bound statements never are. A pooler in front that cannot keep prepared
+        # statements (PgBouncer in transaction mode before 1.21) needs DATABASE_PREPARE_THRESHOLD=off.
+        threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "3")
+        config["OPTIONS"]["prepare_threshold"] = None if threshold == "off" else int(threshold)
         config["CONN_HEALTH_CHECKS"] = True
     return config
 
@@ -77,4 +82,4 @@ def cache_from_env() -> dict:
     url = os.environ.get("CACHE_URL")
     if not url:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    return {"BACKEND": "exchange.cache.RedisCache", "LOCATION": url}
