@@ -35,7 +35,7 @@ from ledger.models import Account, Currency, JournalEntry, Posting
 from ledger.money import MAX_MINOR_UNITS
 from markets import events, matching, store
 from markets.book import RestingRow, opposite_orders
-from markets.models import OPEN_STATUSES, Market, Order, Trade
+from markets.models import Market, Order, Trade
 
 MAX_FEE_BPS = 1000
 # Bounds the book one user can build, checked in the placing transaction (a throttle alone could be raced).
@@ -244,22 +244,22 @@ def _book_readable(request: OrderRequest) -> bool:
 @transaction.atomic(durable=True)
 def order_cancel(*, user: User, order_id: int) -> Order:
     """Cancel one of the user's open orders and release exactly what it still held."""
-    market_id = Order.objects.filter(pk=order_id, user=user).values_list("market_id", flat=True).first()
-    if market_id is None:
+    market, orders, accounts = store.lock_market_for_cancel(user.pk, order_id=order_id)
+    if market is None:
         raise NotFound("There is no such order.", fields={"order": ["No such order."]})
-    market, order = store.lock_market_reading_order(market_id, order_id)  # the order as it is under the lock
+    [order] = orders  # as it is under the lock
     if not order.is_open:
         raise OrderNotOpen(f"The order is {order.get_status_display().lower()} and cannot be cancelled.")
-    [cancelled] = _cancel_locked(market, [order], reason="cancelled")
+    [cancelled] = _cancel_locked(market, orders, accounts, reason="cancelled")
     return cancelled
 
 
 @transaction.atomic(durable=True)
 def orders_cancel_all(*, user: User, market_id: int) -> list[Order]:
     """Cancel all of the user's open orders in a market."""
-    market = _lock_market(market_id)
-    orders = list(Order.objects.filter(market=market, user=user, status__in=OPEN_STATUSES).order_by("id"))
-    return _cancel_locked(market, orders, reason="cancelled") if orders else []
+    market, orders, accounts = store.lock_market_for_cancel(user.pk, market_id=market_id)
+    _must_exist(market)
+    return _cancel_locked(market, orders, accounts, reason="cancelled") if orders else []
 
 
 # --- settlement -------------------------------------------------------------------------------------------------
@@ -568,12 +568,11 @@ def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
     )
 
 
-def _cancel_locked(market: Market, orders: list[Order], *, reason: str) -> list[Order]:
-    """Cancel open orders of one user under the market lock, releasing exactly what each still held."""
-    user_id = orders[0].user_id
-    wanted = sorted({market.quote_id if order.side == "buy" else market.base_id for order in orders})
-    [rows] = run_statements([locks.accounts_lock_statement(currency_ids=wanted, user_ids=[user_id], fees=False)])
-    accounts = {account.currency_id: account for account in locks.accounts_from_rows(rows)}
+def _cancel_locked(market: Market, orders: list[Order], locked: list[Account], *, reason: str) -> list[Order]:
+    """Cancel open orders of one user under the market lock, releasing exactly what each still held from the
+    user's `locked` accounts in the market's currencies."""
+    touched = {market.quote_id if order.side == "buy" else market.base_id for order in orders}
+    accounts = {account.currency_id: account for account in locked if account.currency_id in touched}
     now = timezone.now()
     levels: dict[tuple[str, int], int] = defaultdict(int)
     for order in orders:

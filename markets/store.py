@@ -28,13 +28,14 @@ def _columns(fields: Sequence[str], alias: str) -> str:
 
 
 @cache
-def _market_sql(vendor: str, key: str, lock: bool) -> str:
+def _market_sql(vendor: str, key: str, lock: bool, value: str = "%s") -> str:
+    """The market whose `key` column equals `value` (SQL: a placeholder or a subquery), with its currencies."""
     lock_clause = " FOR UPDATE OF m" if lock and connection.features.has_select_for_update_of else ""
     return (
         f"SELECT {_columns(MARKET_FIELDS, 'm')}, {_columns(CURRENCY_FIELDS, 'b')}, {_columns(CURRENCY_FIELDS, 'q')} "
         f"FROM {Market._meta.db_table} m "
         f"JOIN {Currency._meta.db_table} b ON b.id = m.base_id JOIN {Currency._meta.db_table} q ON q.id = m.quote_id "
-        f"WHERE m.{key} = %s{lock_clause}"
+        f"WHERE m.{key} = {value}{lock_clause}"
     )
 
 
@@ -92,32 +93,55 @@ def lock_market_for_order(
     return found
 
 
+def lock_market_for_cancel(
+    user_id: int, *, order_id: int | None = None, market_id: int | None = None
+) -> tuple[Market | None, list[Order], list[Account]]:
+    """In one round trip, in the lock order: lock the market of the user's order `order_id` (or the market
+    `market_id`) with its currencies; read that order (or all the user's open orders there, oldest first) as it is
+    under the lock; lock the user's accounts in the market's two currencies."""
+    if order_id is not None:
+        of_market = f"(SELECT market_id FROM {Order._meta.db_table} WHERE id = %s AND user_id = %s)"
+        market_params = [order_id, user_id]
+        orders_where, orders_params = "id = %s AND user_id = %s", [order_id, user_id]
+    else:
+        of_market, market_params = "%s", [market_id]
+        orders_where = f"market_id = %s AND user_id = %s AND status IN ({book.OPEN_STATUSES_SQL})"
+        orders_params = [market_id, user_id]
+    columns = ", ".join(connection.ops.quote_name(name) for name in ORDER_FIELDS)
+    [market, orders, accounts] = run_statements(
+        [
+            (_market_sql(connection.vendor, "id", True, of_market), market_params),
+            (f"SELECT {columns} FROM {Order._meta.db_table} WHERE {orders_where} ORDER BY id", orders_params),
+            _user_accounts_lock_statement(of_market, market_params, user_id),
+        ]
+    )
+    return (
+        _market_from_row(market[0]) if market else None,
+        [Order.from_db(connection.alias, ORDER_FIELDS, row) for row in orders],
+        locks.accounts_from_rows(accounts),
+    )
+
+
 def _taker_accounts_lock_statement(market_id: int, user_id: int, side, limit_price: int | None) -> Statement:
     crossing, crossing_params = book.any_within(market_id, side, limit_price)
+    sql, params = _user_accounts_lock_statement("%s", [market_id], user_id, also=f"NOT {crossing}")
+    return sql, params + crossing_params
+
+
+def _user_accounts_lock_statement(of_market: str, market_params: list, user_id: int, also: str = "TRUE") -> Statement:
+    """Lock the user's accounts in the two currencies of the market `of_market` (SQL giving its key), in key order."""
     market_table = Market._meta.db_table
     currencies = (
-        f"SELECT base_id FROM {market_table} WHERE id = %s UNION ALL SELECT quote_id FROM {market_table} WHERE id = %s"
+        f"SELECT base_id FROM {market_table} WHERE id = {of_market} "
+        f"UNION ALL SELECT quote_id FROM {market_table} WHERE id = {of_market}"
     )
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = (
         f"SELECT {', '.join(locks.ACCOUNT_FIELDS)} FROM {Account._meta.db_table} "
         f"WHERE kind = {constant(Account.Kind.USER.value)} AND user_id = %s AND currency_id IN ({currencies}) "
-        f"AND NOT {crossing} ORDER BY id{lock}"
+        f"AND {also} ORDER BY id{lock}"
     )
-    return sql, [user_id, market_id, market_id, *crossing_params]
-
-
-def lock_market_reading_order(market_id: int, order_id: int) -> tuple[Market | None, Order | None]:
-    """lock_market, then the order as it is under that lock, in one round trip."""
-    columns = ", ".join(connection.ops.quote_name(name) for name in ORDER_FIELDS)
-    [market, found] = run_statements(
-        [
-            (_market_sql(connection.vendor, "id", True), [market_id]),
-            (f"SELECT {columns} FROM {Order._meta.db_table} WHERE id = %s", [order_id]),
-        ]
-    )
-    order = Order.from_db(connection.alias, ORDER_FIELDS, found[0]) if found else None
-    return (_market_from_row(market[0]) if market else None), order
+    return sql, [user_id, *market_params, *market_params]
 
 
 def market_by_symbol(symbol: str) -> Market | None:

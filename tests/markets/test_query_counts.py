@@ -56,9 +56,10 @@ RESTING_ORDER = on(postgresql=(2 + 9, 2 + 2), sqlite=(2 + 9, 2 + 9))
 # postings, trades, candle, accounts, makers, sequence and levels. SQLite has no sequences to draw keys from: it
 # inserts the order and the journal entries first to learn them.
 ORDER_TAKING_MAKERS = on(postgresql=(2 + 17, 2 + 3), sqlite=(2 + 15, 2 + 15))
-# Find the order's market; lock the market and re-read the order; lock the account; write the account, the order, the
-# sequence and the level.
-CANCEL = on(postgresql=(2 + 9, 2 + 4), sqlite=(2 + 9, 2 + 9))
+# A cancel. One round trip: lock the order's market, read the order under that lock, lock the owner's accounts.
+# Another: write the account, the order, the sequence and the level. Cancelling all of a user's orders in a market
+# takes the same, however many there are.
+CANCEL = on(postgresql=(2 + 8, 2 + 2), sqlite=(2 + 8, 2 + 8))
 
 
 def test_a_resting_limit_order(gold_buck, traders):
@@ -101,4 +102,16 @@ def test_a_cancel(gold_buck, traders):
     order = place(buyer, gold_buck, "buy", quantity=100, price=2_000)
     with sql_counted() as sql:
         order_cancel(user=buyer, order_id=order.pk)
+    assert sql.both == CANCEL
+
+
+def test_cancelling_all_of_a_users_orders(gold_buck, traders):
+    from markets.services import orders_cancel_all
+
+    buyer, _ = traders
+    for price in (1_000, 2_000, 2_000):
+        place(buyer, gold_buck, "buy", quantity=100, price=price)
+    with sql_counted() as sql:
+        cancelled = orders_cancel_all(user=buyer, market_id=gold_buck.pk)
+    assert len(cancelled) == 3
     assert sql.both == CANCEL
