@@ -11,43 +11,48 @@ trips, no plans worth keeping) runs them one by one.
 """
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
+from psycopg.pq import ExecStatus
 
 Statement = tuple[str, list]
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 def run_statements(statements: Sequence[Statement]) -> list[list[tuple]]:
     """Run statements in order in one round trip; return each one's rows ([] for those that return none)."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]  # once: the `connection` proxy looks itself up on every attribute
+    if db.vendor != "postgresql":
         results = []
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             for sql, params in statements:
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall() if cursor.description else [])
         return results
-    cursors = [_server_binding_cursor() for _ in statements]
+    db.ensure_connection()
+    cursors = [_server_binding_cursor(db) for _ in statements]
     try:
         if len(cursors) == 1:
             cursors[0].execute(*statements[0])
         else:
             # Errors surface when the pipeline syncs, outside the cursors' own wrapping: wrap them as Django would.
-            with connection.wrap_database_errors, connection.connection.pipeline():
+            with db.wrap_database_errors, db.connection.pipeline():
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params)
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        # (Not cursor.description: it builds a column object per column, which cost more than the rows.)
+        return [cursor.fetchall() if cursor.cursor.pgresult.status == TUPLES_OK else [] for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
 
 
-def _server_binding_cursor():
+def _server_binding_cursor(db):
     """A Django cursor (wrapped, logged and counted like any other) binding parameters on the server."""
-    connection.ensure_connection()
-    cursor = ServerBindingCursor(connection.connection)
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    cursor = ServerBindingCursor(db.connection)
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 def constant(value: str) -> str:
@@ -63,29 +68,29 @@ def update_rows_statements(model: type[Model], fields: Sequence[str], objects: I
     objects = list(objects)
     if not objects:
         return []
+    db = connections[DEFAULT_DB_ALIAS]
+    head, row_sql, columns = _update_shape(model, tuple(fields), db.vendor)
+    rows = [
+        [column.get_db_prep_save(getattr(obj, column.attname), db) for column in columns] + [obj.pk] for obj in objects
+    ]
+    return [(head.format(rows=", ".join([row_sql] * len(rows))), [value for row in rows for value in row])]
+
+
+@cache
+def _update_shape(model: type[Model], fields: tuple[str, ...], vendor: str) -> tuple[str, str, list]:
+    """The UPDATE with a {rows} slot for the VALUES rows, one row's placeholders, and the fields written."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = [model._meta.get_field(name) for name in fields]
     names = [connection.ops.quote_name(column.column) for column in columns]
-    rows = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [obj.pk]
-        for obj in objects
-    ]
-    if connection.vendor == "postgresql":
-        types = [column.db_type(connection) for column in columns] + ["bigint"]
-        placeholder = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
-        assignments = ", ".join(f"{name} = v.{name}" for name in names)
-        sql = (
-            f"UPDATE {table} AS t SET {assignments} "
-            f"FROM (VALUES {', '.join([placeholder] * len(rows))}) AS v({', '.join(names)}, id) WHERE t.id = v.id"
-        )
-        return [(sql, [value for row in rows for value in row])]
-    placeholder = "(" + ", ".join(["%s"] * (len(names) + 1)) + ")"
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
-    sql = (
-        f"WITH v({', '.join(names)}, id) AS (VALUES {', '.join([placeholder] * len(rows))}) "
-        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id"
-    )
-    return [(sql, [value for row in rows for value in row])]
+    if vendor == "postgresql":
+        types = [column.db_type(connection) for column in columns] + ["bigint"]
+        row_sql = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
+        head = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {{rows}}) AS v({', '.join(names)}, id) WHERE t.id = v.id"
+    else:
+        row_sql = "(" + ", ".join(["%s"] * (len(names) + 1)) + ")"
+        head = f"WITH v({', '.join(names)}, id) AS (VALUES {{rows}}) UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id"
+    return head, row_sql, columns
 
 
 def update_rows(model: type[Model], fields: Sequence[str], objects: Iterable[Model]) -> None:

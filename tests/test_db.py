@@ -1,0 +1,65 @@
+"""exchange/db.run_statements: several statements in one round trip, in order, with Django's errors and (on
+PostgreSQL) prepared by the server once used a few times."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from exchange.db import constant, run_statements
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def scratch():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE scratch_rows (id integer PRIMARY KEY, amount integer NOT NULL CHECK (amount >= 0))")
+    yield "scratch_rows"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE scratch_rows")
+
+
+def test_statements_run_in_order_and_each_sees_what_the_earlier_wrote(scratch):
+    with transaction.atomic():
+        results = run_statements(
+            [
+                ("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s), (%s, %s)", [1, 10, 2, 20]),
+                ("UPDATE scratch_rows SET amount = amount + %s WHERE id = %s", [5, 1]),
+                ("SELECT id, amount FROM scratch_rows ORDER BY id", []),
+                ("SELECT COUNT(*) FROM scratch_rows WHERE amount > %s", [100]),
+            ]
+        )
+    assert results == [[], [], [(1, 15), (2, 20)], [(0,)]]
+
+
+def test_a_failing_statement_raises_djangos_error_and_the_transaction_keeps_nothing(scratch):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run_statements(
+            [
+                ("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10]),
+                ("UPDATE scratch_rows SET amount = amount - %s WHERE id = %s", [11, 1]),  # breaks the CHECK
+                ("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [2, 20]),
+            ]
+        )
+    # The connection is fine afterwards, and nothing of the failed list stayed.
+    assert run_statements([("SELECT COUNT(*) FROM scratch_rows", [])]) == [[(0,)]]
+
+
+@pytest.mark.postgres
+def test_postgresql_prepares_a_statement_once_a_connection_has_run_it_a_few_times(scratch):
+    sql = "SELECT amount FROM scratch_rows WHERE id = %s"
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{sql[:30]}%"])
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        for _ in range(4):
+            run_statements([(sql, [1])])
+        assert prepared() == 1
+
+
+def test_only_plain_constants_are_written_into_sql():
+    assert constant("partially_filled") == "'partially_filled'"
+    with pytest.raises(ValueError):
+        constant("x' OR '1'='1")
