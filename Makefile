@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 # The example bots trade in the background and stop with the server (bots/demo.py); DEMO_BOTS=0 to go without.
 	$(PY) -m bots.demo --url http://$(HOST):$(PORT) -- \
 		$(VENV)/bin/uvicorn exchange.asgi:application --host $(HOST) --port $(PORT) --lifespan off --no-access-log \
-		--ws-per-message-deflate false
+		--ws websockets-sansio --ws-per-message-deflate false
 
 test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

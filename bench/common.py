@@ -263,7 +263,8 @@ class Uvicorn:
     def __enter__(self) -> "Uvicorn":
         command = [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--lifespan", "off",
                    "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-                   "--workers", str(self.workers), "--ws-per-message-deflate", "false"]  # as `make run` serves
+                   "--workers", str(self.workers), "--ws", "websockets-sansio",
+                   "--ws-per-message-deflate", "false"]  # as `make run` serves
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
         self._wait_until_serving()
         return self

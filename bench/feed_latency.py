@@ -6,8 +6,9 @@ not run on the server's event loop. This process places
 resting limit orders at a fixed rate (each one a book delta) for a fixed time and notes, per book sequence, when
 the publishing hook ran (right after the commit); each client notes when each delta arrived. Both use time.time()
 on the same machine. Printed for 1, 100 and 1,000 subscribers: deltas delivered / expected (within DRAIN_SECONDS
-of the last commit), p50 and p99 of commit -> receipt, the deltas per second delivered to all subscribers, and the
-CPU the server processes used meanwhile (1.00 = one core). Clients offer permessage-deflate, as browsers and the
+of the last commit), p50 and p99 of commit -> receipt, the deltas per second delivered to all subscribers, the
+CPU the server processes used meanwhile (1.00 = one core) and per frame delivered (us/frame: at 1,000 subscribers
+nearly all of it is the fan-out), and the clients' CPU. Clients offer permessage-deflate, as browsers and the
 websockets library do, unless --no-compression.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/feed_bench REDIS_URL=redis://127.0.0.1:6379/2 \
@@ -213,7 +214,8 @@ def measure(servers, subscribers: int, *, rate: float, seconds: float, compress:
     makers, market = setup_market(int(rate * seconds))
     context = multiprocessing.get_context("spawn")
     last_sequence, stop, results = context.Value("q", 0), context.Event(), context.Queue()
-    clients = max(len(servers), min(CLIENT_PROCESSES, -(-subscribers // SUBSCRIBERS_PER_CLIENT)))
+    # At least one client process per server (each talks to one), never one without a socket.
+    clients = min(subscribers, max(len(servers), min(CLIENT_PROCESSES, -(-subscribers // SUBSCRIBERS_PER_CLIENT))))
     shares = [subscribers // clients + (n < subscribers % clients) for n in range(clients)]
     processes = [
         context.Process(
@@ -276,6 +278,7 @@ def measure(servers, subscribers: int, *, rate: float, seconds: float, compress:
         "p99_ms": percentile(latencies, 0.99),
         "deltas_per_s": len(in_time) / published,
         "server_cpu": server_cpu,  # cores the servers used while the deltas were published
+        "server_us_per_frame": server_cpu / (len(in_time) / published) * 1e6 if in_time else float("nan"),
         "client_cpu": client_cpu / (ended - started),  # cores the clients used, from publishing to the end
         "p50_ms_by_second": [round(percentile(sorted(by_second[second]), 0.5), 1) for second in sorted(by_second)],
         "rate": rate,
@@ -291,11 +294,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def table(rows: list[dict]) -> str:
     lines = [f"{'subscribers':>11} {'delivered/expected':>19} {'p50 ms':>8} {'p99 ms':>8} {'deltas/s':>9} "
-             f"{'server CPU':>10} {'client CPU':>10}"]
+             f"{'server CPU':>10} {'us/frame':>8} {'client CPU':>10}"]
     for row in rows:
         share = f"{row['delivered']}/{row['expected']}"
         lines.append(f"{row['subscribers']:>11} {share:>19} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                     f"{row['deltas_per_s']:>9.0f} {row['server_cpu']:>10.0%} {row['client_cpu']:>10.0%}")
+                     f"{row['deltas_per_s']:>9.0f} {row['server_cpu']:>10.0%} {row['server_us_per_frame']:>8.1f} "
+                     f"{row['client_cpu']:>10.0%}")
     return "\n".join(lines)
 
 

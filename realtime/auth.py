@@ -1,5 +1,5 @@
-"""Who is on the other end of a websocket: the browser session's user (Channels' AuthMiddlewareStack sets
-scope["user"]) or the owner of a signed API key.
+"""Who is on the other end of a websocket: the browser session's user (`SessionUserMiddleware` sets scope["user"])
+or the owner of a signed API key.
 
 A key signs the opening request the way the REST API's requests are signed (api/authentication.py):
 hex(HMAC-SHA256(secret, timestamp_ms + "GET" + "/ws/v1")), sent as the X-API-Key, X-API-Timestamp and
@@ -10,9 +10,12 @@ its allow-list, and each signature opens one connection only.
 
 import hmac
 import time
+from importlib import import_module
 from urllib.parse import parse_qs
 
+from channels.auth import get_user
 from django.apps import apps
+from django.conf import settings
 from django.core.cache import cache
 
 WEBSOCKET_PATH = "/ws/v1"
@@ -51,3 +54,21 @@ def user_for_key(key_id: str, timestamp: str, signature: str, client_ip: str):
     if not cache.add(f"api-sig:{key.pk}:{expected}", 1, timeout=2 * SIGNATURE_WINDOW_MS // 1000):
         return None  # replayed
     return key.user
+
+
+class SessionUserMiddleware:
+    """scope["user"] from the browser's session cookie (scope["cookies"], Channels' CookieMiddleware), read once.
+
+    Channels' SessionMiddleware does this too, but also wraps the connection's `send`, to save a session changed
+    while the socket is open, at a cost on every frame sent. The feed only reads the session, so here `send` goes
+    through untouched.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        scope = {**scope, "session": store(scope["cookies"].get(settings.SESSION_COOKIE_NAME))}
+        scope["user"] = await get_user(scope)
+        return await self.inner(scope, receive, send)

@@ -21,8 +21,13 @@ a trades subscriber still sees each trade exactly once and in order. A client th
 fresh snapshot the same way.
 
 Nothing here can slow matching down, and no client slows another: the matching path only hands messages to the
-layer, the hub only puts into bounded inboxes, and a stuck client fills its own inbox, loses updates and
-resynchronises when it reads again.
+layer, the hub only puts into bounded inboxes or writes to sockets that take the frame at once, and a stuck client
+fills its own inbox, loses updates and resynchronises when it reads again.
+
+The common case takes a shorter way: a connection following a market's book and trades only, with nothing queued
+and nothing under way, gets the next update written to its socket by the hub itself (`deliver`), without a task
+switch or a pass through the inbox. A write that cannot finish at once (the socket's buffer is full) is finished
+by a task of the connection's own, before anything else it sends; meanwhile the updates queue in the inbox as above.
 
 Ticker and candle messages follow book updates (computed and encoded once per process and sequence,
 realtime/reads.shared); the `tickers` stream follows a notice per changed market, also through the hub. The hub
@@ -43,7 +48,7 @@ from django.utils import timezone
 from markets.events import iso
 from markets.models import Market
 from markets.selectors import INTERVALS
-from realtime import reads
+from realtime import eager, reads
 from realtime.auth import credentials, user_for_key
 from realtime.frames import encode, encode_or_none
 from realtime.hub import MarketStream, PrivateUpdate, TickerNotice, Update, hub_for
@@ -54,6 +59,9 @@ MAX_MESSAGE_BYTES = 4096
 MAX_SUBSCRIPTIONS = 50
 HEARTBEAT_SECONDS = 15
 INBOX_SIZE = 1000  # updates and notices waiting to be sent; past this the client is too slow and resynchronises
+# A feed following only these streams of a market is sent its updates by the hub directly (`FeedConsumer.deliver`):
+# they are the update's own frames. Tickers and candles are read per sequence, which may wait for the database.
+DIRECT_STREAMS = frozenset({"book", "trades"})
 
 MARKET_CHANNELS = {"book", "trades", "ticker", "candles"}
 PRIVATE_CHANNELS = {"orders", "fills", "balances"}
@@ -122,6 +130,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.behind: set[str] = set()  # markets whose updates did not fit in the inbox
         # Held while a feed's state changes: the inbox is emptied beside the client's own messages.
         self.lock = asyncio.Lock()
+        self.sending: asyncio.Task | None = None  # what `deliver` left to finish: the socket's buffer was full
         await self.accept()
         self.tasks = [asyncio.create_task(self._beat()), asyncio.create_task(self._pump())]
 
@@ -130,8 +139,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def _stop(self) -> None:
         """Cancel this connection's tasks and leave its streams and groups; safe to call more than once."""
-        for task in getattr(self, "tasks", []):
-            task.cancel()
+        for task in [*getattr(self, "tasks", []), getattr(self, "sending", None)]:
+            if task is not None:
+                task.cancel()
         feeds, self.feeds = getattr(self, "feeds", {}), {}
         for symbol in feeds:
             await self.hub.leave_market(symbol, self)
@@ -160,6 +170,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             elif op in ("subscribe", "unsubscribe"):
                 subscription = await self._parse(message)
                 async with self.lock:
+                    await self._sent()
                     if op == "subscribe":
                         await self._subscribe(subscription)
                     else:
@@ -250,12 +261,67 @@ class FeedConsumer(AsyncWebsocketConsumer):
     # --- what the hub hands on ------------------------------------------------------------------------------
 
     def deliver(self, item: Update | TickerNotice | PrivateUpdate) -> None:
-        """Called by the hub for every local follower: never blocks, so one slow client holds up no other."""
+        """Called by the hub for every local follower: never blocks, so one slow client holds up no other.
+
+        The next update of a market this connection follows only for its book and trades, while the connection has
+        nothing else to do, is written to its socket right here. Everything else waits in the bounded inbox for
+        `_pump`. Handing each update to each connection's task cost the server more than the writes themselves: at a
+        thousand subscribers, a thousand task wake-ups per update and as many passes through the send layers."""
+        if type(item) is Update and self._forward_now(item):
+            return
         try:
             self.inbox.put_nowait(item)
         except asyncio.QueueFull:  # this client reads too slowly: it takes a fresh snapshot once it catches up
             if isinstance(item, Update):
                 self.behind.add(item.market)
+
+    def _forward_now(self, update: Update) -> bool:
+        """Send `update` at once if nothing must go before it and it needs no read; False if `_pump` must."""
+        feed = self.feeds.get(update.market)
+        if (
+            self.sending is not None  # a frame is still waiting for the socket: this one goes after it
+            or self.lock.locked()  # a subscription or resync is under way, or the inbox is being emptied
+            or self.behind
+            or not self.inbox.empty()
+            or feed is None
+            or feed.sequence is None
+            or update.sequence != feed.sequence + 1
+            or not feed.streams <= DIRECT_STREAMS
+        ):
+            return False
+        feed.sequence = update.sequence
+        messages = [update.book_message] if "book" in feed.streams else []
+        for trade_id, message in update.trade_messages:
+            feed.last_trade_id = trade_id
+            if "trades" in feed.streams:
+                messages.append(message)
+        for index, message in enumerate(messages):
+            try:
+                rest = eager.start(self.base_send(message))
+            except OSError:  # the client went away; disconnect() follows
+                return True
+            except Exception:  # never into the hub's loop: the other followers still get the update
+                log.exception("forwarding to a feed subscriber failed")
+                return True
+            if rest is not None:  # the socket's buffer is full: the rest is sent in turn, before anything else
+                self.sending = asyncio.ensure_future(self._send_rest(rest, messages[index + 1:]))
+                return True
+        return True
+
+    async def _send_rest(self, rest, messages: list[dict]) -> None:
+        try:
+            await rest
+            for message in messages:
+                await self.base_send(message)
+        except OSError:  # the client went away; disconnect() follows
+            pass
+        finally:
+            self.sending = None
+
+    async def _sent(self) -> None:
+        """Wait until what `deliver` left to finish is sent."""
+        if self.sending is not None:
+            await asyncio.shield(self.sending)
 
     async def _pump(self) -> None:
         """Send what the hub hands on: everything waiting at once, then ticker and candles once per market."""
@@ -265,6 +331,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 batch.append(self.inbox.get_nowait())
             try:
                 async with self.lock:
+                    await self._sent()
                     await self._forward(batch)
                     if self.inbox.empty():  # caught up: now take the snapshots of what was lost
                         for symbol in list(self.behind):
@@ -294,11 +361,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 continue
             feed.sequence = item.sequence
             if "book" in feed.streams:
-                await self.send(text_data=item.book_frame)
-            for trade_id, frame in item.trades:
+                await self.base_send(item.book_message)
+            for trade_id, message in item.trade_messages:
                 feed.last_trade_id = trade_id
                 if "trades" in feed.streams:
-                    await self.send(text_data=frame)
+                    await self.base_send(message)
             moved[item.market] = (item.sequence, bool(item.trades) or moved.get(item.market, (0, False))[1])
         for symbol, (sequence, traded) in moved.items():
             feed = self.feeds.get(symbol)

@@ -9,3 +9,8 @@ def encode(message: dict) -> str:
 
 def encode_or_none(message: dict | None) -> str | None:
     return None if message is None else encode(message)
+
+
+def send_message(frame: str) -> dict:
+    """The ASGI message that sends `frame`; servers only read it, so one serves every connection."""
+    return {"type": "websocket.send", "text": frame}

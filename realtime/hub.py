@@ -15,14 +15,15 @@ What the consumers rely on (realtime/consumers.py):
 - `MarketStream.state` is read after everything handed on so far, so a consumer that follows first and reads it
   next misses nothing. Consumers asking at the same point (a thousand connecting at once, or all seeing the same
   gap) share one read under the market row lock instead of queueing a thousand.
-- The hub never awaits a follower: `deliver` must not block (consumers put into a bounded inbox; one that cannot
-  keep up loses updates and resynchronises), so a slow client holds up no one else.
+- The hub never awaits a follower: `deliver` must not block (a consumer writes the update to its socket if the
+  socket takes it at once, else puts it into a bounded inbox; one that cannot keep up loses updates and
+  resynchronises), so a slow client holds up no one else.
 """
 
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -30,7 +31,7 @@ from channels.db import database_sync_to_async
 from markets.models import Market
 from markets.selectors import MAX_DEPTH
 from realtime import reads
-from realtime.frames import encode
+from realtime.frames import encode, send_message
 from realtime.publish import FEED_GROUP, private_parts
 from realtime.sequencer import Sequencer
 
@@ -44,12 +45,19 @@ REJOIN_SECONDS = 60
 
 @dataclass(frozen=True)
 class Update:
-    """One committed book change, handed on in sequence, with its frames encoded once for every follower."""
+    """One committed book change, handed on in sequence, with its frames encoded once for every follower (and
+    wrapped once as the ASGI messages that send them)."""
 
     market: str
     sequence: int
     book_frame: str
     trades: tuple[tuple[int, str], ...]  # (trade id, its frame), oldest first
+    book_message: dict = field(init=False, repr=False, compare=False)
+    trade_messages: tuple[tuple[int, dict], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "book_message", send_message(self.book_frame))
+        object.__setattr__(self, "trade_messages", tuple((id_, send_message(frame)) for id_, frame in self.trades))
 
     @classmethod
     def from_payload(cls, payload: dict) -> "Update":

@@ -1,11 +1,12 @@
 """Websocket routes: one endpoint, /ws/v1, for every stream (realtime/consumers.py, docs/websocket.md)."""
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
+from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.urls import path
 
+from realtime.auth import SessionUserMiddleware
 from realtime.consumers import FeedConsumer
 
 websocket_urlpatterns = [path("ws/v1", FeedConsumer.as_asgi())]
@@ -24,5 +25,5 @@ class BrowserOriginValidator(OriginValidator):
 
 
 websocket_application = BrowserOriginValidator(
-    AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
+    CookieMiddleware(SessionUserMiddleware(URLRouter(websocket_urlpatterns))), settings.ALLOWED_HOSTS
 )

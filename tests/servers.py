@@ -39,7 +39,7 @@ class AsgiServer:
     def start(self, timeout: float = 30) -> "AsgiServer":
         command = [sys.executable, "-m", "uvicorn", "exchange.asgi:application", "--lifespan", "off",
                    "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                   "--ws-per-message-deflate", "false"]  # as `make run` serves
+                   "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]  # as `make run` serves
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
         deadline = time.monotonic() + timeout
         while True:

@@ -51,11 +51,34 @@ class Feed:
         await self.communicator.disconnect()
 
 
-async def open_feed(*, user=None, headers=(ORIGIN,), path="/ws/v1") -> Feed:
+class Stalling:
+    """The application, behind a socket whose sending can be stopped: a client that stopped reading (its
+    socket's buffer is full, so the server's `websocket.send` waits) until `flow()`."""
+
+    def __init__(self, app=application):
+        self.app, self.flowing = app, asyncio.Event()
+        self.flowing.set()
+
+    def stall(self) -> None:
+        self.flowing.clear()
+
+    def flow(self) -> None:
+        self.flowing.set()
+
+    async def __call__(self, scope, receive, send):
+        async def stalling_send(message):
+            if message["type"] == "websocket.send":
+                await self.flowing.wait()
+            await send(message)
+
+        return await self.app(scope, receive, stalling_send)
+
+
+async def open_feed(*, user=None, headers=(ORIGIN,), path="/ws/v1", app=application) -> Feed:
     headers = list(headers)
     if user is not None:
         headers.append((b"cookie", f"sessionid={await database_sync_to_async(session_for)(user)}".encode()))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = WebsocketCommunicator(app, path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected
     return Feed(communicator)

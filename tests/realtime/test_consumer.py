@@ -163,6 +163,22 @@ async def test_private_channel_without_auth_is_refused_and_the_connection_stays_
     await feed.assert_usable()
 
 
+async def test_a_session_cookie_authenticates_only_while_the_session_lasts(feeds, gold_buck, traders):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.realtime.conftest import ORIGIN, session_for
+
+    seller, _ = traders
+    key = await database_sync_to_async(session_for)(seller)
+    signed_in = await feeds(headers=[ORIGIN, (b"cookie", f"sessionid={key}".encode())])
+    assert await signed_in.subscribe(channel="orders")
+    await database_sync_to_async(SessionStore(key).delete)()  # signed out
+    for cookie in (f"sessionid={key}", "sessionid=made-up"):
+        feed = await feeds(headers=[ORIGIN, (b"cookie", cookie.encode())])
+        await feed.send({"op": "subscribe", "channel": "orders"})
+        assert (await feed.receive())["code"] == "not_authenticated"
+
+
 async def test_a_bad_api_key_signature_does_not_authenticate(feeds, gold_buck):
     feed = await feeds(headers=[(b"x-api-key", b"ak_nope"), (b"x-api-timestamp", b"1"), (b"x-api-signature", b"00")])
     await feed.send({"op": "subscribe", "channel": "orders"})

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 
 from realtime import consumers, hub
 from realtime.hub import MarketStream, Update, hub_for
-from tests.realtime.conftest import place_async
+from tests.realtime.conftest import Stalling, place_async
 
 
 def payload(sequence: int) -> dict:
@@ -136,20 +136,44 @@ async def test_a_client_whose_inbox_overflowed_resynchronises_once_it_catches_up
     seller, _ = traders
     fast = await feeds()
     monkeypatch.setattr(consumers, "INBOX_SIZE", 1)
-    slow = await feeds()
+    socket = Stalling()
+    slow = await feeds(app=socket)
     for feed in (slow, fast):
         await feed.subscribe(channel="book", market="GOLD-BUCK")
         assert (await feed.receive())["sequence"] == 0
     for price in (2_500, 2_600, 2_700):
         await place_async(seller, gold_buck, "sell", 100, price)
 
-    stream = hub_for(get_channel_layer()).markets["GOLD-BUCK"]
-    for update in held:  # all at once: an inbox of one takes the first only
+    socket.stall()  # the slow client stops reading: its first update waits for the socket, the second for the
+    stream = hub_for(get_channel_layer()).markets["GOLD-BUCK"]  # first, in the inbox (of one), the third is lost
+    for update in held:
         stream.add(update)
-
     assert [(await fast.receive())["sequence"] for _ in range(3)] == [1, 2, 3]
-    assert (await slow.receive())["sequence"] == 1
+    socket.flow()
+
+    assert [(await slow.receive())["sequence"] for _ in range(2)] == [1, 2]
     snapshot = await slow.receive()
     assert (snapshot["type"], snapshot["sequence"], len(snapshot["asks"])) == ("book.snapshot", 3, 3)
     for feed in (slow, fast):
         await feed.assert_quiet()
+
+
+@with_database
+async def test_the_hub_writes_an_update_to_every_idle_book_subscriber_itself(feeds, gold_buck, traders, monkeypatch):
+    """No task per subscriber and update: the frame is in every socket when the hub's call returns."""
+    from markets import events
+
+    held = []
+    monkeypatch.setattr(events, "publish_market_update", held.append)
+    seller, _ = traders
+    subscribers = [await feeds() for _ in range(3)]
+    for feed in subscribers:
+        await feed.subscribe(channel="book", market="GOLD-BUCK")
+        assert (await feed.receive())["sequence"] == 0
+    await place_async(seller, gold_buck, "sell", 100, 2_500)
+
+    hub_for(get_channel_layer()).markets["GOLD-BUCK"].add(held[0])  # no await between this and the check
+    assert [feed.communicator.output_queue.qsize() for feed in subscribers] == [1, 1, 1]
+    for feed in subscribers:
+        delta = await feed.receive()
+        assert (delta["type"], delta["sequence"]) == ("book.delta", 1)
