@@ -4,7 +4,8 @@
 
 (1) pgbench settlement ceiling and (2) order_place, 1 and 8 markets × 1/2/4/8 workers (bench/place_orders.py);
 (3) REST POST /api/v1/orders with signed keys, uvicorn with 1 and 2 processes, 8 clients from two other
-processes (bench/api_latency.py); (4) the feed (bench/feed_latency.py, passed through as it prints);
+processes (bench/api_latency.py); (4) the feed with 1, 100 and 1,000 subscribers on one uvicorn process, and
+1,000 on two (bench/feed_latency.py, passed through as it prints);
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
 and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once).
 
@@ -43,13 +44,13 @@ def run_stage(script: str, *args: str, env: dict | None = None) -> dict | list:
     return json.loads(lines[-1][5:])
 
 
-def run_feed(database: str, *, rate: float, seconds: float) -> dict:
+def run_feed(database: str, *, rate: float, seconds: float, servers: int = 1, subscribers: str = "1,100,1000") -> dict:
     """bench/feed_latency.py prints its own table: keep its lines to pass through, and its rows (--json)."""
     common.database_recreate(database)
     env = {**os.environ, "DATABASE_URL": common.database_url(database), "DJANGO_SETTINGS_MODULE": "exchange.settings.dev",
            "DEBUG": "false"}
     command = [sys.executable, str(BENCH / "feed_latency.py"), "--rate", f"{rate:g}", "--seconds", f"{seconds:g}",
-               "--json"]
+               "--servers", str(servers), "--subscribers", subscribers, "--json"]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, cwd=common.ROOT)
     lines = done.stdout.rstrip().splitlines()
     rows = [json.loads(line[5:]) for line in lines if line.startswith("JSON ")]
@@ -99,6 +100,9 @@ def main() -> None:
     if "4" in only:
         common.progress("(4) feed: bench/feed_latency.py")
         results["feed"] = attempt("(4)", lambda: run_feed(f"{args.prefix}_feed", rate=args.feed_rate, seconds=seconds))
+        common.progress("(4) feed, 2 uvicorn processes, 1,000 subscribers")
+        results["feed2"] = attempt("(4) 2 processes", lambda: run_feed(
+            f"{args.prefix}_feed", rate=args.feed_rate, seconds=seconds, servers=2, subscribers="1000"))
     if "5" in only:
         levels = []
         for resting, trades, audit in ((0, GROWTH_RECENT, False), (10_000, GROWTH_RECENT, False), (big, big, True)):
@@ -154,14 +158,17 @@ def print_table(state: dict, end_load: str, seconds: float, took: float, results
             verdicts.append((f"REST, {row['workers']} uvicorn process(es) >= 0.30 of (1) at {row['clients']} clients",
                              ratio >= 0.3, ratio))
         print(f"    (vs (1): the ceiling at {REST_CLIENTS} clients; uvicorn Np = N worker processes)")
-    if "feed" in results:
+    for key, servers in (("feed", 1), ("feed2", 2)):
+        if not results.get(key):
+            continue
         print()
-        print("(4) feed: commit to book delta at the subscribers (bench/feed_latency.py)")
-        for line in results["feed"]["lines"]:
+        print(f"(4) feed, {servers} uvicorn process(es): commit to book delta at the subscribers (bench/feed_latency.py)")
+        for line in results[key]["lines"]:
             print(f"    {line}")
-        for row in results["feed"]["rows"]:
+        for row in results[key]["rows"]:
             if row["subscribers"] == 1000:
-                verdicts.append(("feed: book delta p99 (ms) < 50 with 1,000 subscribers", row["p99_ms"] < 50, row["p99_ms"]))
+                verdicts.append((f"feed, {servers} uvicorn process(es): book delta p99 (ms) < 50 with 1,000 subscribers",
+                                 row["p99_ms"] < 50, row["p99_ms"]))
     if "growth" in results:
         verdicts += print_growth(results["growth"])
     if results["failures"]:
