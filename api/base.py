@@ -3,6 +3,7 @@
 from rest_framework.views import APIView
 
 from api.pagination import IdCursorPagination  # noqa: F401 - re-exported for the views
+from api.throttling import throttle_waits
 
 
 class ApiView(APIView):
@@ -20,6 +21,12 @@ class ApiView(APIView):
         # would otherwise stream past it. Signatures and idempotency fingerprints need the raw body anyway.
         request.body  # noqa: B018
         super().initial(request, *args, **kwargs)
+
+    def check_throttles(self, request):
+        # DRF's, with one cache read and one write for all the throttles (api/throttling.py).
+        waits = throttle_waits(self.get_throttles(), request, self)
+        if waits:
+            self.throttled(request, max((wait for wait in waits if wait is not None), default=None))
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -11,6 +11,7 @@ from ledger import api as ledger_api
 from markets import api as markets_api
 
 v1 = [
+    path("orders", markets_api.OrderListView.as_view()),  # first: the busiest path
     path("time", views.ServerTimeView.as_view()),
     path("currencies", ledger_api.CurrencyListView.as_view()),
     path("currencies/<str:code>", ledger_api.CurrencyDetailView.as_view()),
@@ -28,7 +29,6 @@ v1 = [
     path("markets/<str:symbol>/ticker", markets_api.TickerView.as_view()),
     path("markets/<str:symbol>/candles", markets_api.CandleListView.as_view()),
     path("tickers", markets_api.TickerListView.as_view()),
-    path("orders", markets_api.OrderListView.as_view()),
     path("orders/test", markets_api.OrderTestView.as_view()),
     path("orders/by-client-id/<str:client_order_id>", markets_api.OrderByClientIdView.as_view()),
     path("orders/<int:order_id>", markets_api.OrderDetailView.as_view()),

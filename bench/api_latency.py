@@ -1,12 +1,18 @@
 """REST end to end: orders per second and p50/p99 latency of POST /api/v1/orders with signed API keys.
 
-    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--database bench_rest] [--json]
+    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--database bench_rest]
+        [--root PATH] [--json]
 
 The database is dropped and created afresh: one market per server configuration (so each starts with an empty
 book) and one funded trader with its own API key per client. For each configuration uvicorn serves the exchange
 with that many worker processes, and the load comes from two other processes, each running half of the clients
 concurrently (asyncio + httpx, every request signed anew). Prices straddle 100.00 so about half the orders trade.
-Latency is what the client sees: signing, HTTP, the view, the service and the commit.
+Latency is what the client sees: signing, HTTP, the view, the service and the commit. Server CPU is what the
+uvicorn processes spent (user + system) during the load, per request.
+
+As in production, the workers share one cache (signature replay records, throttles): CACHE_URL, or else
+REDIS_URL. `--root` serves another checkout (e.g. a `git worktree` of an older commit), so two versions can be
+measured side by side in one run.
 """
 
 import argparse
@@ -23,6 +29,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 LOAD_PROCESSES = 2
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and all its descendants (Linux /proc)."""
+    parents, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu.get(member, 0.0) for member in tree)
 
 
 def setup_data(database: str, *, markets: int, clients: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -101,6 +128,7 @@ def run_load(url: str, symbol: str, credentials, seconds: float) -> dict:
             errors[code] = errors.get(code, 0) + count
     placed = len(latencies) - sum(errors.values())
     return {
+        "requests": len(latencies),
         "orders_per_s": placed / seconds,
         "p50_ms": common.percentile(latencies, 0.50) * 1000,
         "p99_ms": common.percentile(latencies, 0.99) * 1000,
@@ -114,11 +142,18 @@ def measure(database: str, worker_counts: list[int], clients: int, seconds: floa
     env = {key: os.environ[key] for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "API_RATE_KEY",
                                             "API_RATE_IP") if key in os.environ}
     env["DATABASE_POOL_SIZE"] = "4"
+    cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+    if cache_url:
+        env["CACHE_URL"] = cache_url  # production refuses to start without a shared cache
     rows = []
     for workers, symbol in zip(worker_counts, symbols, strict=True):
         common.progress(f"(3) REST, uvicorn with {workers} worker process(es), {clients} clients")
         with common.Uvicorn(workers=workers, env=env) as server:
-            rows.append({"workers": workers, "clients": clients, **run_load(server.url, symbol, credentials, seconds)})
+            cpu_before = process_tree_cpu(server.process.pid)
+            row = run_load(server.url, symbol, credentials, seconds)
+            cpu_ms = (process_tree_cpu(server.process.pid) - cpu_before) * 1000
+        row["server_cpu_ms"] = cpu_ms / max(row["requests"], 1)
+        rows.append({"workers": workers, "clients": clients, **row})
     return rows
 
 
@@ -128,16 +163,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker processes, one run each")
     parser.add_argument("--database", default="bench_rest")
+    parser.add_argument("--root", default=str(common.ROOT), help="the checkout to serve (default: this one)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
+    common.ROOT = Path(args.root).resolve()  # uvicorn's working directory: the code it serves
+    sys.path.insert(0, str(common.ROOT))
     rows = measure(args.database, [int(n) for n in args.workers.split(",")], args.clients, args.seconds)
     if args.json:
         common.emit_json(rows)
         return
-    print(f"{'uvicorn workers':>15}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}  errors")
+    print(f"{'uvicorn workers':>15}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
+          f"{'traded':>8}  errors")
     for row in rows:
         print(f"{row['workers']:>15}{row['clients']:>8}{row['orders_per_s']:>10.0f}{row['p50_ms']:>9.1f}"
-              f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}  {row['errors'] or '-'}")
+              f"{row['p99_ms']:>9.1f}{row['server_cpu_ms']:>11.1f}{row['traded']:>8.0%}  {row['errors'] or '-'}")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.ScopedAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.ContentNegotiation",
     "EXCEPTION_HANDLER": "exchange.api_errors.exception_handler",
     "STRICT_JSON": True,
     "DEFAULT_AUTHENTICATION_CLASSES": [
