@@ -600,10 +600,6 @@ def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], st
     return results, [(side, price, totals[side, price]) for side, price in sorted(levels)]
 
 
-def _lock_market(market_id: int) -> Market:
-    return _must_exist(store.lock_market(market_id))
-
-
 def _must_exist(market: Market | None) -> Market:
     if market is None:
         raise NotFound("There is no such market.", fields={"market": ["No such market."]})

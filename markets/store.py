@@ -39,11 +39,6 @@ def _market_sql(vendor: str, key: str, lock: bool, value: str = "%s") -> str:
     )
 
 
-def lock_market(market_id: int) -> Market | None:
-    """The market row, locked, with its two currencies, in one statement."""
-    return _market(_market_sql(connection.vendor, "id", True), market_id)
-
-
 @dataclass
 class OrderLocks:
     """What lock_market_for_order read in its one round trip."""
@@ -152,10 +147,8 @@ def market_by_symbol(symbol: str) -> Market | None:
 
 
 def _market(sql: str, key) -> Market | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
-        row = cursor.fetchone()
-    return None if row is None else _market_from_row(row)
+    [rows] = run_statements([(sql, [key])])
+    return _market_from_row(rows[0]) if rows else None
 
 
 def _market_from_row(row: tuple) -> Market:
