@@ -1,4 +1,4 @@
-"""Where one placed order's time goes: milliseconds per order, SQL statements and SQL time per order, and the
+"""Where one placed order's time goes: milliseconds per order, SQL statements and round trips per order, and the
 top costs by cProfile (cumulative, this project's code and the libraries it calls).
 
     .venv/bin/python bench/profile_orders.py [--orders 2000] [--root PATH] [--database NAME]
@@ -63,15 +63,22 @@ def main() -> None:
         except DomainError:
             pass
 
-    sql = {"statements": 0, "seconds": 0.0}
+    import psycopg
+
+    sql = {"statements": 0, "pipelined": 0, "pipelines": 0}
 
     def count_sql(execute, statement, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(statement, params, many, context)
-        finally:
-            sql["statements"] += 1
-            sql["seconds"] += time.perf_counter() - started
+        sql["statements"] += 1
+        sql["pipelined"] += bool(context["connection"].connection._pipeline)
+        return execute(statement, params, many, context)
+
+    real_pipeline = psycopg.Connection.pipeline
+
+    def pipeline(self):  # statements sent together in one round trip (exchange/db.run_statements)
+        sql["pipelines"] += 1
+        return real_pipeline(self)
+
+    psycopg.Connection.pipeline = pipeline
 
     for _ in range(200):  # warm up: imports, plans, a book to trade against
         place_one()
@@ -81,11 +88,11 @@ def main() -> None:
             place_one()
         elapsed = time.perf_counter() - started
     n = args.orders
+    round_trips = sql["statements"] - sql["pipelined"] + sql["pipelines"]
     print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")
     print(
-        f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order; "
-        f"SQL {sql['statements'] / n:.1f} statements and {sql['seconds'] / n * 1000:.2f} ms per order "
-        "(BEGIN and COMMIT not counted)"
+        f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order; per order "
+        f"{sql['statements'] / n:.1f} SQL statements in {round_trips / n:.1f} round trips (BEGIN and COMMIT not counted)"
     )
     profile = cProfile.Profile()
     profile.enable()
