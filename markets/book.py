@@ -78,9 +78,21 @@ def batch_statement(market_id: int, side: Side, limit_price: int | None, after: 
 
 
 def any_within(market_id: int, side: Side, limit_price: int | None) -> Statement:
-    """An EXISTS test: does `side` hold an open order a taker with this limit could meet?"""
-    where, params = _within(market_id, side, limit_price)
-    return f"EXISTS (SELECT 1 FROM {Order._meta.db_table} WHERE {where})", params
+    """An SQL condition: does `side` hold an open order a taker with this limit could meet?
+
+    Written as the side's best price (a one-row read of order_asks/order_bids) against the limit. An EXISTS over
+    the price range reads the same when planned for its values, but a prepared statement's generic plan, guessing
+    a third of the book in range, may scan the table for its first match: with a million resting orders and none
+    in range, 0.6 s under the market lock."""
+    asks = side == Side.SELL
+    where, params = _within(market_id, side, None)
+    best = (
+        f"(SELECT price FROM {Order._meta.db_table} WHERE {where} "
+        f"ORDER BY {'price' if asks else 'price DESC'}, id LIMIT 1)"
+    )
+    if limit_price is None:
+        return f"{best} IS NOT NULL", params
+    return f"COALESCE({best} {'<=' if asks else '>='} %s, FALSE)", [*params, limit_price]
 
 
 def _within(market_id: int, side: Side, limit_price: int | None) -> tuple[str, list]:
