@@ -1,10 +1,12 @@
 """Market use cases: open a market, place and cancel orders, halt and resume.
 
-Placing an order is one transaction: lock the market row; match against the book (markets/matching.py, pure);
-lock every account the result touches, in key order (ledger/locks.py); check and hold what the order may spend;
-write the order, the trades with one journal entry each, the holds released, the makers, the book levels and the
-book sequence in one or two round trips (the SQL is in markets/store.py); commit. What subscribers hear is sent
-only after the commit (markets/events.py).
+Placing an order is one transaction: lock the market row and read the book's first batch; match against the book
+(markets/matching.py, pure); lock every account the result touches, in key order (ledger/locks.py); check and hold
+what the order may spend; write the order, the trades with one journal entry each, the holds released, the makers,
+the book levels and the book sequence in one round trip (the SQL is in markets/store.py); commit. A resting order's
+accounts are locked in the market lock's round trip (nothing crossed, so no one else's are needed); an order that
+trades locks them, with its makers', in a round trip of their own. What subscribers hear is sent only after the
+commit (markets/events.py).
 """
 
 from collections import defaultdict
