@@ -31,17 +31,31 @@ def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
     return accounts
 
 
-def accounts_lock_statement(*, currency_ids: Sequence[int], user_ids: Sequence[int], fees: bool) -> Statement:
+def accounts_lock_statement(
+    *,
+    currency_ids: Sequence[int] = (),
+    currencies_in: Statement | None = None,
+    user_ids: Sequence[int],
+    fees: bool,
+    only_if: Statement | None = None,
+) -> Statement:
     """Lock users' accounts in the given currencies (and, with `fees`, those currencies' fee accounts) in key order:
     the same order as lock_accounts, as one plain statement the order path can send with others
-    (exchange/db.run_statements)."""
-    currencies = ", ".join(["%s"] * len(currency_ids))
+    (exchange/db.run_statements). `currencies_in`, a subquery (SQL and its parameters), may stand for
+    `currency_ids`; `only_if`, an SQL condition (and its parameters): when it is false nothing is locked."""
+    if currencies_in is not None:
+        currencies, currency_params = currencies_in
+    else:
+        currencies, currency_params = ", ".join(["%s"] * len(currency_ids)), list(currency_ids)
     users = ", ".join(["%s"] * len(user_ids))
     wanted = f"(kind = {constant(Account.Kind.USER.value)} AND user_id IN ({users}) AND currency_id IN ({currencies}))"
-    params = [*user_ids, *currency_ids]
+    params = [*user_ids, *currency_params]
     if fees:
         wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({currencies}))"
-        params += [*currency_ids]
+        params += currency_params
+    if only_if is not None:
+        wanted = f"({wanted}) AND {only_if[0]}"
+        params += only_if[1]
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
     return sql, params

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from exchange.db import run_statements, update_rows_statements
@@ -414,11 +414,12 @@ class _Settlement:
             count = result.resting_quantity and open_orders is None
             if count:
                 statements.append(store.open_orders_statement(market_id=market.pk, user_id=taker_id))
-            allocate = [
-                store.allocate_keys_statement(Order, 1),
-                store.allocate_keys_statement(JournalEntry, len(result.fills)),
-            ]
-            allocate = allocate if result.fills and None not in allocate else []
+            allocate = []
+            if result.fills and connection.vendor == "postgresql":  # SQLite has no sequences to draw from
+                allocate = [
+                    store.allocate_keys_statement(Order, 1),
+                    store.allocate_keys_statement(JournalEntry, len(result.fills)),
+                ]
             results = iter(run_statements(statements + allocate))
             for account in locks.accounts_from_rows(next(results)):
                 self.accounts[(account.user_id, account.currency_id)] = account

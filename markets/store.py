@@ -12,7 +12,7 @@ from functools import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
-from exchange.db import Statement, constant, run_statements
+from exchange.db import Statement, run_statements
 from ledger import locks
 from ledger.models import Account, Currency
 from markets import book
@@ -107,7 +107,9 @@ def lock_market_for_cancel(
         [
             (_market_sql(connection.vendor, "id", True, of_market), market_params),
             (f"SELECT {columns} FROM {Order._meta.db_table} WHERE {orders_where} ORDER BY id", orders_params),
-            _user_accounts_lock_statement(of_market, market_params, user_id),
+            locks.accounts_lock_statement(
+                currencies_in=_currencies_of(of_market, market_params), user_ids=[user_id], fees=False
+            ),
         ]
     )
     return (
@@ -119,24 +121,19 @@ def lock_market_for_cancel(
 
 def _taker_accounts_lock_statement(market_id: int, user_id: int, side, limit_price: int | None) -> Statement:
     crossing, crossing_params = book.any_within(market_id, side, limit_price)
-    sql, params = _user_accounts_lock_statement("%s", [market_id], user_id, also=f"NOT {crossing}")
-    return sql, params + crossing_params
+    return locks.accounts_lock_statement(
+        currencies_in=_currencies_of("%s", [market_id]),
+        user_ids=[user_id],
+        fees=False,
+        only_if=(f"NOT {crossing}", crossing_params),
+    )
 
 
-def _user_accounts_lock_statement(of_market: str, market_params: list, user_id: int, also: str = "TRUE") -> Statement:
-    """Lock the user's accounts in the two currencies of the market `of_market` (SQL giving its key), in key order."""
-    market_table = Market._meta.db_table
-    currencies = (
-        f"SELECT base_id FROM {market_table} WHERE id = {of_market} "
-        f"UNION ALL SELECT quote_id FROM {market_table} WHERE id = {of_market}"
-    )
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT {', '.join(locks.ACCOUNT_FIELDS)} FROM {Account._meta.db_table} "
-        f"WHERE kind = {constant(Account.Kind.USER.value)} AND user_id = %s AND currency_id IN ({currencies}) "
-        f"AND {also} ORDER BY id{lock}"
-    )
-    return sql, [user_id, *market_params, *market_params]
+def _currencies_of(of_market: str, market_params: list) -> Statement:
+    """A subquery of the two currencies of the market `of_market` (SQL giving its key)."""
+    table = Market._meta.db_table
+    sql = f"SELECT base_id FROM {table} WHERE id = {of_market} UNION ALL SELECT quote_id FROM {table} WHERE id = {of_market}"
+    return sql, [*market_params, *market_params]
 
 
 def market_by_symbol(symbol: str) -> Market | None:
@@ -198,11 +195,9 @@ def insert_order_statement(order: Order, *, keyed: bool = False) -> Statement:
     )
 
 
-def allocate_keys_statement(model: type[Model], count: int) -> Statement | None:
-    """Draw `count` keys from the model's key sequence, so rows that refer to each other can be inserted in one
-    round trip. None where the database has no sequences to draw from (SQLite): insert, then read the keys back."""
-    if connection.vendor != "postgresql":
-        return None
+def allocate_keys_statement(model: type[Model], count: int) -> Statement:
+    """Draw `count` keys from the model's key sequence (PostgreSQL), so rows that refer to each other can be
+    inserted in one round trip."""
     sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
     return sql, [model._meta.db_table, count]
 

@@ -289,12 +289,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             or not feed.streams <= DIRECT_STREAMS
         ):
             return False
-        feed.sequence = update.sequence
-        messages = [update.book_message] if "book" in feed.streams else []
-        for trade_id, message in update.trade_messages:
-            feed.last_trade_id = trade_id
-            if "trades" in feed.streams:
-                messages.append(message)
+        messages = _advance(feed, update)
         for index, message in enumerate(messages):
             try:
                 rest = eager.start(self.base_send(message))
@@ -359,13 +354,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 await self._resync(feed)
                 moved.pop(item.market, None)
                 continue
-            feed.sequence = item.sequence
-            if "book" in feed.streams:
-                await self.base_send(item.book_message)
-            for trade_id, message in item.trade_messages:
-                feed.last_trade_id = trade_id
-                if "trades" in feed.streams:
-                    await self.base_send(message)
+            for message in _advance(feed, item):
+                await self.base_send(message)
             moved[item.market] = (item.sequence, bool(item.trades) or moved.get(item.market, (0, False))[1])
         for symbol, (sequence, traded) in moved.items():
             feed = self.feeds.get(symbol)
@@ -445,3 +435,14 @@ class FeedConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             await self.send_json({"type": "heartbeat", "time": iso(timezone.now())})
+
+
+def _advance(feed: MarketFeed, update: Update) -> list[dict]:
+    """Move the feed on to `update` (the next sequence) and return the send messages its streams take from it."""
+    feed.sequence = update.sequence
+    messages = [update.book_message] if "book" in feed.streams else []
+    for trade_id, message in update.trade_messages:
+        feed.last_trade_id = trade_id
+        if "trades" in feed.streams:
+            messages.append(message)
+    return messages
