@@ -1,11 +1,13 @@
 """Orders per second of the place-order service on PostgreSQL, beside PostgreSQL's own row-locking ceiling.
 
-    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--database bench] [--json]
+    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--traders 16] [--database bench] [--json]
 
 (1) The ceiling: pgbench running what one settlement must at least do — lock one market row, lock two account
 rows in key order, update both, insert one row, commit — with the same client counts.
 (2) order_place with a mix of resting and crossing orders (about half trade) in one market and in eight markets,
-each worker a separate process with its own connection. Every figure is printed with its ratio to (1).
+each worker a separate process with its own connection, each order by one of `--traders` users picked at random
+(the same users in every market, so orders in different markets still meet at the quote currency's account rows).
+Every figure is printed with its ratio to (1).
 The database is dropped and created afresh. Run on a quiet machine; figures are only comparable within one run.
 """
 
@@ -20,7 +22,7 @@ import common  # noqa: E402
 MARKET_COUNTS = (1, 8)
 
 
-def measure(database: str, worker_counts: list[int], seconds: float) -> dict:
+def measure(database: str, worker_counts: list[int], seconds: float, traders: int = 16) -> dict:
     """{"ceiling": {clients: tps}, "service": [{markets, workers, orders_per_s, ...}]} on a fresh `database`."""
     common.database_recreate(database)
     ceiling = {}
@@ -31,7 +33,7 @@ def measure(database: str, worker_counts: list[int], seconds: float) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=max(MARKET_COUNTS), traders=16)
+    ids = common.setup_exchange(market_count=max(MARKET_COUNTS), traders=traders)
     service = []
     for market_count in MARKET_COUNTS:
         for n in worker_counts:
@@ -48,15 +50,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--traders", type=int, default=16, help="users placing the orders, shared by all markets")
     parser.add_argument("--database", default="bench")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
-    result = measure(args.database, [int(n) for n in args.workers.split(",")], args.seconds)
+    result = measure(args.database, [int(n) for n in args.workers.split(",")], args.seconds, args.traders)
     if args.json:
         common.emit_json(result)
         return
     ceiling = result["ceiling"]
-    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; {args.seconds} s per figure")
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; {args.seconds} s per figure; "
+          f"{args.traders} traders")
     print(f"{'what':<34}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}")
     for n, tps in ceiling.items():
         print(f"{'(1) pgbench settlement ceiling':<34}{n:>8}{tps:>10.0f}{1:>8.2f}")

@@ -38,9 +38,12 @@ from realtime.sequencer import Sequencer
 log = logging.getLogger(__name__)
 
 GAP_WAIT_SECONDS = 0.5
-# Group memberships expire in the layer (a day in channels_redis) and vanish if Redis restarts: join again now
-# and then. group_add is idempotent.
+# Group memberships expire in some layers (a day in the in-memory one): join again now and then. group_add is
+# idempotent.
 REJOIN_SECONDS = 60
+# How long leaving waits for the reader to stop. A layer's receive may swallow the cancellation (channels_redis's
+# list layer did, inside redis-py's read): the follower that left must still be answered.
+STOP_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,9 @@ class Hub:
         await self.layer.group_discard(FEED_GROUP, self.channel)  # nobody left: stop reading until someone follows
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        _, running = await asyncio.wait(self.tasks, timeout=STOP_WAIT_SECONDS)
+        if running:  # out of the group, it hears nothing more; a new reader starts with the next follower
+            log.warning("the feed hub's reader did not stop within %s s of its cancellation", STOP_WAIT_SECONDS)
         self.channel, self.tasks = None, []
 
     async def _read(self, channel: str) -> None:
@@ -235,6 +240,8 @@ class Hub:
             try:
                 message = await self.layer.receive(channel)
             except Exception:  # Redis away: the followers will see gaps and resynchronise once it is back
+                if asyncio.current_task().cancelling():  # a cancellation the layer turned into an error
+                    raise
                 log.exception("the feed hub could not read from the channel layer")
                 await asyncio.sleep(1)
                 continue

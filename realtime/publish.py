@@ -4,9 +4,9 @@ One committed change is one message to the group `feed`, which every process's h
 subscribers (realtime/hub.py). The hub hands the public part (the changed levels and the trades under the new book
 sequence) to that market's followers, a notice to the all-markets `tickers` followers, and each user's own orders,
 fills and balances (`private_parts`) only to that user's connections, so a private subscriber never receives, and
-never has to filter out, anyone else's. One message however many users a change touched: channels_redis spends
-several Redis round trips and much CPU on each `group_send`, and a group per market, per user and for the tickers
-made five or six per order.
+never has to filter out, anyone else's. One message however many users a change touched: each `group_send` costs
+the publishing process CPU (with Redis, one PUBLISH), and a group per market, per user and for the tickers made
+five or six per order.
 
 `group_send` only hands the message to the layer (fire and forget): a slow or stuck subscriber never holds up the
 order that caused it. With the Redis layer the caller does not even wait for Redis: the message goes to this

@@ -65,15 +65,15 @@ def channel_layer_from_env() -> dict:
     if not url:
         return {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s channels-redis blocks in BZPOPMIN
-        # waiting for a message: an idle websocket consumer then dies of "Timeout reading". Give reads more room.
-        # Its pool also refuses (not queues) past 100 connections: 1,000 sockets subscribing at once need more.
-        "CONFIG": {
-            "hosts": [{"address": url, "socket_timeout": 15, "max_connections": 1000}],
-            "capacity": 1000,
-            "expiry": 30,
-        },
+        # Redis pub/sub: a group_send is one PUBLISH, and a receive waits on an in-process queue. The list-based
+        # RedisChannelLayer spent three round trips and a Lua script per group_send (a third of an order's time
+        # in the publishing thread), kept members of dead processes for a day and pushed to them, and its receive
+        # (a BZPOPMIN) could swallow a cancellation, so a hub leaving the group hung (realtime/hub.py). Subscribers
+        # miss what is published while their connection is down, as they missed what expired in the lists; the
+        # hub sees the gap in the sequence and its consumers resynchronise. redis-py (pinned 8.1) subscribes again
+        # on reconnecting: tests/realtime/test_layer.py restarts a Redis of its own to prove it.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15, "max_connections": 1000}]},
     }
 
 

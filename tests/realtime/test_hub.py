@@ -177,3 +177,40 @@ async def test_the_hub_writes_an_update_to_every_idle_book_subscriber_itself(fee
     for feed in subscribers:
         delta = await feed.receive()
         assert (delta["type"], delta["sequence"]) == ("book.delta", 1)
+
+
+class DeafToCancellation:
+    """An in-memory layer whose receive swallows its first cancellation and waits on, as channels_redis's list
+    layer did inside redis-py's read (the hub then never stopped, and the follower that left was never answered)."""
+
+    def __init__(self):
+        from channels.layers import InMemoryChannelLayer
+
+        self.layer = InMemoryChannelLayer()
+        self.swallowed = 0
+
+    def __getattr__(self, name):
+        return getattr(self.layer, name)
+
+    async def receive(self, channel):
+        try:
+            return await self.layer.receive(channel)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+            asyncio.current_task().uncancel()
+            return await self.layer.receive(channel)
+
+
+async def test_leaving_returns_even_if_the_layer_does_not_let_its_reader_stop(monkeypatch):
+    monkeypatch.setattr(hub, "STOP_WAIT_SECONDS", 0.05)
+    layer = DeafToCancellation()
+    the_hub, follower = hub.Hub(layer), Recorder()
+    await the_hub.follow_tickers(follower)
+    await asyncio.sleep(0)  # the reader waits in receive
+    reader = the_hub.tasks[0]
+
+    await asyncio.wait_for(the_hub.leave_tickers(follower), timeout=2)
+    assert layer.swallowed == 1 and not reader.done()  # the reader ran on, yet leaving was done
+    assert the_hub.channel is None and the_hub.tasks == []
+    assert layer.layer.groups.get("feed", {}) == {}  # out of the group, it hears nothing more
+    reader.cancel()

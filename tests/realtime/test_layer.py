@@ -1,0 +1,99 @@
+"""The channel layer the settings choose for Redis (exchange/settings/env.py), against a Redis of the test's own that
+it restarts: the feed's hubs must hear the group again once Redis is back, without a restart of their own."""
+
+import asyncio
+import socket
+import subprocess
+import time
+
+import pytest
+from django.utils.module_loading import import_string
+
+from exchange.settings.env import channel_layer_from_env
+from realtime.publish import FEED_GROUP
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
+                        "--save", "", "--appendonly", "no"], check=True, capture_output=True)
+        self._wait(lambda answer: answer.returncode == 0)
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True)
+        self._wait(lambda answer: answer.returncode != 0)
+
+    def _wait(self, done) -> None:
+        deadline = time.monotonic() + 10
+        while not done(subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True)):
+            assert time.monotonic() < deadline, "the private redis-server did not start or stop"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def redis_server():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def layer_for(url: str, monkeypatch):
+    """A layer as the settings configure it for `url` (built as Channels builds its layers)."""
+    monkeypatch.setenv("REDIS_URL", url)
+    config = channel_layer_from_env()
+    return import_string(config["BACKEND"])(**config.get("CONFIG", {}))
+
+
+async def test_a_group_member_hears_the_group_again_after_redis_restarts(redis_server, monkeypatch):
+    hub_side, publisher = layer_for(redis_server.url, monkeypatch), layer_for(redis_server.url, monkeypatch)
+    channel = await hub_side.new_channel()
+    await hub_side.group_add(FEED_GROUP, channel)
+    heard = []
+
+    async def read():
+        while True:
+            heard.append((await hub_side.receive(channel))["n"])
+
+    reader = asyncio.create_task(read())
+    try:
+        await publisher.group_send(FEED_GROUP, {"type": "feed.update", "n": 0})
+        await _until(lambda: heard == [0])
+
+        redis_server.stop()
+        redis_server.start()
+        for n in range(1, 100):  # published until the member hears one again; none is lost once it has
+            try:
+                await publisher.group_send(FEED_GROUP, {"type": "feed.update", "n": n})
+            except Exception:  # the publisher's own connection is re-made on its next send
+                pass
+            await asyncio.sleep(0.1)
+            if heard[1:]:
+                break
+        assert heard[1:], "the member never heard the group again"
+        again = heard[-1] + 1
+        await publisher.group_send(FEED_GROUP, {"type": "feed.update", "n": again})
+        await _until(lambda: heard[-1] == again)
+        assert heard == sorted(set(heard))  # in order, each once
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await hub_side.flush()
+        await publisher.flush()
+
+
+async def _until(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
