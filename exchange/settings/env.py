@@ -66,14 +66,14 @@ def channel_layer_from_env() -> dict:
         return {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     return {
         # Redis pub/sub: a group_send is one PUBLISH, and a receive waits on an in-process queue. The list-based
-        # RedisChannelLayer spent three round trips and a Lua script per group_send (a third of an order's time
-        # in the publishing thread), kept members of dead processes for a day and pushed to them, and its receive
-        # (a BZPOPMIN) could swallow a cancellation, so a hub leaving the group hung (realtime/hub.py). Subscribers
-        # miss what is published while their connection is down, as they missed what expired in the lists; the
-        # hub sees the gap in the sequence and its consumers resynchronise. redis-py (pinned 8.1) subscribes again
-        # on reconnecting: tests/realtime/test_layer.py restarts a Redis of its own to prove it.
+        # RedisChannelLayer took three round trips and a Lua script per group_send, pushed to every member the
+        # group had had that day (dead processes' too), and its receive (a BZPOPMIN in redis-py) could swallow a
+        # cancellation, so a hub leaving the group hung (realtime/hub.py). A subscriber misses what is published
+        # while its connection is down, as it missed what expired in the lists: the hub sees the gap in the
+        # sequence and its consumers resynchronise. redis-py (pinned 8.1) subscribes again on reconnecting:
+        # tests/realtime/test_layer.py restarts a Redis of its own to prove it.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15, "max_connections": 1000}]},
+        "CONFIG": {"hosts": [{"address": url}]},
     }
 
 
