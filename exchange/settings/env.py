@@ -1,6 +1,7 @@
 """The one place that reads the environment."""
 
 import os
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -72,8 +73,9 @@ def channel_layer_from_env() -> dict:
         # while its connection is down, as it missed what expired in the lists: the hub sees the gap in the
         # sequence and its consumers resynchronise. redis-py (pinned 8.1) subscribes again on reconnecting:
         # tests/realtime/test_layer.py restarts a Redis of its own to prove it.
+        # Pub/sub channels are server-wide, not per database: the prefix keeps the URL's database number apart.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [{"address": url}]},
+        "CONFIG": {"hosts": [{"address": url}], "prefix": f"asgi{urlsplit(url).path.strip('/') or '0'}"},
     }
 
 

@@ -22,7 +22,10 @@ def free_port() -> int:
 class PrivateRedis:
     def __init__(self):
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = self.url_for(0)
+
+    def url_for(self, database: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
         subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
@@ -97,3 +100,24 @@ async def _until(condition, timeout: float = 5) -> None:
     while not condition():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
+
+
+async def test_layers_on_two_databases_of_one_redis_do_not_hear_each_other(redis_server, monkeypatch):
+    """Pub/sub channels belong to the whole server, not to a database: the database in REDIS_URL must still part
+    two exchanges (or a test run and a dev server) sharing one Redis."""
+    first, second = (layer_for(redis_server.url_for(database), monkeypatch) for database in (1, 2))
+    channels = {}
+    for layer in (first, second):
+        channels[layer] = await layer.new_channel()
+        await layer.group_add(FEED_GROUP, channels[layer])
+    try:
+        await first.group_send(FEED_GROUP, {"type": "feed.update", "n": 1})
+        assert (await asyncio.wait_for(first.receive(channels[first]), 2))["n"] == 1
+        receiving = asyncio.ensure_future(second.receive(channels[second]))
+        await asyncio.sleep(0.3)
+        assert not receiving.done()
+        receiving.cancel()
+        await asyncio.gather(receiving, return_exceptions=True)
+    finally:
+        await first.flush()
+        await second.flush()
