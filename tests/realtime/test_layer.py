@@ -1,5 +1,6 @@
-"""The channel layer the settings choose for Redis (exchange/settings/env.py), against a Redis of the test's own that
-it restarts: the feed's hubs must hear the group again once Redis is back, without a restart of their own."""
+"""The channel layer the settings choose for Redis (exchange/settings/env.py), against a Redis of the test's own: the
+feed's hubs hear the group again once a restarted Redis is back, without a restart of their own, and the database
+number in REDIS_URL keeps two exchanges on one Redis apart."""
 
 import asyncio
 import socket
