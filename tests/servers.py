@@ -85,3 +85,35 @@ def asgi_servers(count: int, *, env: dict[str, str]):
     finally:
         for server in servers:
             server.stop()
+
+
+class RedisServer:
+    """A redis-server on 127.0.0.1 that a test may stop and start again (the machine's own on 6379, or one of the
+    test's own on a free port)."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+
+    def url_for(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
+                        "--save", "", "--appendonly", "no"], check=True, capture_output=True)
+        self._wait(answering=True)
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "shutdown", "nosave"], capture_output=True)
+        self._wait(answering=False)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _wait(self, *, answering: bool, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        ping = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "ping"]
+        while (subprocess.run(ping, capture_output=True).returncode == 0) != answering:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"redis-server on port {self.port} did not {'start' if answering else 'stop'}")
+            time.sleep(0.05)

@@ -4,7 +4,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime import consumers, hub
 from realtime.hub import MarketStream, Update, hub_for
@@ -184,8 +184,6 @@ class DeafToCancellation:
     layer did inside redis-py's read (the hub then never stopped, and the follower that left was never answered)."""
 
     def __init__(self):
-        from channels.layers import InMemoryChannelLayer
-
         self.layer = InMemoryChannelLayer()
         self.swallowed = 0
 

@@ -3,8 +3,6 @@ feed's hubs hear the group again once a restarted Redis is back, without a resta
 number in REDIS_URL keeps two exchanges on one Redis apart."""
 
 import asyncio
-import socket
-import subprocess
 import time
 
 import pytest
@@ -12,41 +10,12 @@ from django.utils.module_loading import import_string
 
 from exchange.settings.env import channel_layer_from_env
 from realtime.publish import FEED_GROUP
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.url = self.url_for(0)
-
-    def url_for(self, database: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{database}"
-
-    def start(self) -> None:
-        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
-                        "--save", "", "--appendonly", "no"], check=True, capture_output=True)
-        self._wait(lambda answer: answer.returncode == 0)
-
-    def stop(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True)
-        self._wait(lambda answer: answer.returncode != 0)
-
-    def _wait(self, done) -> None:
-        deadline = time.monotonic() + 10
-        while not done(subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True)):
-            assert time.monotonic() < deadline, "the private redis-server did not start or stop"
-            time.sleep(0.05)
+from tests.servers import RedisServer
 
 
 @pytest.fixture
 def redis_server():
-    server = PrivateRedis()
+    server = RedisServer()
     server.start()
     yield server
     server.stop()
@@ -60,7 +29,7 @@ def layer_for(url: str, monkeypatch):
 
 
 async def test_a_group_member_hears_the_group_again_after_redis_restarts(redis_server, monkeypatch):
-    hub_side, publisher = layer_for(redis_server.url, monkeypatch), layer_for(redis_server.url, monkeypatch)
+    hub_side, publisher = layer_for(redis_server.url_for(), monkeypatch), layer_for(redis_server.url_for(), monkeypatch)
     channel = await hub_side.new_channel()
     await hub_side.group_add(FEED_GROUP, channel)
     heard = []
@@ -74,8 +43,7 @@ async def test_a_group_member_hears_the_group_again_after_redis_restarts(redis_s
         await publisher.group_send(FEED_GROUP, {"type": "feed.update", "n": 0})
         await _until(lambda: heard == [0])
 
-        redis_server.stop()
-        redis_server.start()
+        redis_server.restart()
         for n in range(1, 100):  # published until the member hears one again; none is lost once it has
             try:
                 await publisher.group_send(FEED_GROUP, {"type": "feed.update", "n": n})

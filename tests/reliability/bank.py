@@ -26,7 +26,7 @@ from ledger.models import SupplyChange, Transfer
 from markets import services as markets
 from markets.models import Order
 from tests.conftest import make_user
-from tests.servers import AsgiServer
+from tests.servers import AsgiServer, RedisServer
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the summary
 
@@ -255,11 +255,7 @@ class Bank:
 
     @staticmethod
     def _restart_redis(_) -> None:
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], capture_output=True)
-        time.sleep(0.5)
-        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "",
-                        "--appendonly", "no"], check=True, capture_output=True)
-        _wait_for(lambda: subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode == 0)
+        RedisServer(6379).restart()
 
     @staticmethod
     def _restart_postgres(_) -> None:
