@@ -38,11 +38,13 @@ def accounts_lock_statement(
     user_ids: Sequence[int],
     fees: bool,
     only_if: Statement | None = None,
+    lock: bool = True,
 ) -> Statement:
     """Lock users' accounts in the given currencies (and, with `fees`, those currencies' fee accounts) in key order:
     the same order as lock_accounts, as one plain statement the order path can send with others
     (exchange/db.run_statements). `currencies_in`, a subquery (SQL and its parameters), may stand for
-    `currency_ids`; `only_if`, an SQL condition (and its parameters): when it is false nothing is locked."""
+    `currency_ids`; `only_if`, an SQL condition (and its parameters): when it is false nothing is locked;
+    `lock=False` reads the same rows without locking them."""
     if currencies_in is not None:
         currencies, currency_params = currencies_in
     else:
@@ -56,7 +58,7 @@ def accounts_lock_statement(
     if only_if is not None:
         wanted = f"({wanted}) AND {only_if[0]}"
         params += only_if[1]
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    lock = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
     return sql, params
 

@@ -290,8 +290,7 @@ class _Settlement:
             return taker
         open_orders = self._lock_accounts(result)
         pays = self._account(self.user.pk, market.quote_id if request.side == "buy" else market.base_id)
-        if pays.available < self.reserve:
-            raise InsufficientFunds(_insufficient_message(market, request.side, pays.available))
+        self._check_funds(pays)
         if result.resting_quantity and open_orders >= MAX_OPEN_ORDERS_PER_MARKET:
             raise TooManyOpenOrders(f"At most {MAX_OPEN_ORDERS_PER_MARKET} open orders per market; cancel some first.")
         levels: dict[tuple[str, int], int] = defaultdict(int)  # (side, price) -> change of its open quantity
@@ -369,6 +368,10 @@ class _Settlement:
         taker._state.adding = False
 
     # The steps, in the order run() takes them.
+
+    def _check_funds(self, pays: Account) -> None:
+        if pays.available < self.reserve:
+            raise InsufficientFunds(_insufficient_message(self.market, self.request.side, pays.available))
 
     def _rules(self) -> matching.Rules:
         return matching.Rules(base_scale=10**self.market.base.decimals, lot=self.market.lot, tick=self.market.tick)

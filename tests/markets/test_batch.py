@@ -1,0 +1,163 @@
+"""A batch of orders placed in one transaction gives every order what order_place gives it alone.
+
+Two twin markets with twin currencies, the same traders funded alike in both: one market takes a random stream of
+orders in batches (markets/batch.py), the other the same orders one by one (order_place). After every batch the
+two must agree on each order's outcome, every balance and hold, the book, the trades, the levels and the sequence.
+"""
+
+import dataclasses
+import random
+
+import pytest
+from django.contrib.auth.models import User
+
+from exchange.errors import DomainError
+from ledger.models import Account
+from markets import services as markets
+from markets.batch import Placement, orders_place_batch
+from markets.models import BookLevel, Market, Order, Trade
+from markets.services import OrderRequest
+from tests.conftest import fund, make_currency, make_user
+from tests.helpers import assert_audit_passes
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+FEES = {"maker_fee_bps": 10, "taker_fee_bps": 25}
+
+
+@pytest.fixture
+def twins(alice):
+    """Two markets alike in every way but their currencies: (batched, one by one)."""
+    pairs = []
+    for base_code, quote_code in (("GOLD", "BUCK"), ("SILV", "DOLR")):
+        base = make_currency(alice, base_code, decimals=3)
+        quote = make_currency(alice, quote_code, decimals=2)
+        pairs.append(markets.market_create(user=alice, base=base, quote=quote, **FEES))
+    return pairs
+
+
+@pytest.fixture
+def people(twins):
+    """Five traders; the last two are short of funds, so some of their orders are refused."""
+    users = [make_user(f"trader{n}") for n in range(5)]
+    for index, user in enumerate(users):
+        for market in twins:
+            fund(user, market.base, 50_000 if index < 3 else 1_500)
+            fund(user, market.quote, 2_000_000 if index < 3 else 30_000)
+    return users
+
+
+def random_request(rng: random.Random, serial: int) -> OrderRequest:
+    side = rng.choice(["buy", "sell"])
+    quantity = rng.randint(1, 12) * 100  # lots of 0.100
+    options = {}
+    if rng.random() < 0.15:
+        options["self_trade"] = rng.choice(["cancel_resting", "cancel_incoming", "cancel_both"])
+    if rng.random() < 0.2:
+        options["client_order_id"] = f"c{rng.randint(0, serial)}"  # some repeat, as retries and mistakes do
+    kind = rng.random()
+    if kind < 0.12:
+        if side == "sell":
+            return OrderRequest(side="sell", type="market", quantity=quantity, **options)
+        budget = rng.randint(1, 40) * 500
+        with_quantity = quantity if rng.random() < 0.5 else None
+        return OrderRequest(side="buy", type="market", quantity=with_quantity, quote_budget=budget, **options)
+    price = rng.randint(90, 110) * 10 * 2  # 18.00 to 22.00 in ticks of 0.10... of 0.20
+    if kind < 0.2:
+        options["time_in_force"] = "ioc"
+    elif kind < 0.27:
+        options["time_in_force"] = "fok"
+    elif kind < 0.33:
+        options["post_only"] = True
+    return OrderRequest(side=side, type="limit", quantity=quantity, price=price, **options)
+
+
+def outcome(result) -> tuple:
+    if isinstance(result, DomainError):
+        return ("error", result.code)
+    return (
+        result.side,
+        result.status,
+        result.reason,
+        result.filled_quantity,
+        result.filled_quote,
+        result.fees_paid,
+        result.reserved,
+        result.price,
+        result.quantity,
+    )
+
+
+def not_order_by_order(*args, **kwargs):
+    raise AssertionError("the batch fell back to placing its orders one by one")
+
+
+def twin(request: OrderRequest) -> OrderRequest:
+    """The same request for the twin market: client order ids are unique per user across markets."""
+    if request.client_order_id is None:
+        return request
+    return dataclasses.replace(request, client_order_id=f"twin-{request.client_order_id}")
+
+
+def final(result):
+    return result if isinstance(result, DomainError) else Order.objects.get(pk=result.pk)
+
+
+def state(market: Market, users) -> dict:
+    accounts = {
+        (account.user_id, account.currency_id): (account.balance, account.held)
+        for account in Account.objects.filter(currency__in=[market.base_id, market.quote_id])
+    }
+    return {
+        "balances": [
+            (accounts.get((user.pk, market.base_id)), accounts.get((user.pk, market.quote_id))) for user in users
+        ],
+        "fees": [
+            Account.objects.get(kind="fee", currency_id=currency_id).balance
+            for currency_id in (market.base_id, market.quote_id)
+        ],
+        "book": [
+            (order.side, order.price, order.quantity - order.filled_quantity, order.user_id, order.reserved)
+            for order in Order.objects.filter(market=market, status__in=["open", "partially_filled"]).order_by(
+                "side", "price", "id"
+            )
+        ],
+        "trades": list(
+            Trade.objects.filter(market=market)
+            .order_by("id")
+            .values_list("price", "quantity", "quote_amount", "buyer_id", "seller_id", "buyer_fee", "seller_fee")
+        ),
+        "levels": sorted(BookLevel.objects.filter(market=market).values_list("side", "price", "quantity")),
+        "sequence": Market.objects.get(pk=market.pk).sequence,
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_places_every_order_as_order_place_would(twins, people, seed, monkeypatch):
+    batched, alone = twins
+    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    rng = random.Random(seed)
+    serial = 0
+    for _ in range(25):
+        size = rng.choice([2, 3, 5, 8, 16, 40])
+        placements = []
+        for _ in range(size):
+            serial += 1
+            placements.append(Placement(user_id=rng.choice(people).pk, request=random_request(rng, serial)))
+        results = orders_place_batch(market_id=batched.pk, placements=placements)
+        expected = []
+        for placement in placements:
+            try:
+                expected.append(
+                    markets.order_place(
+                        user=User(pk=placement.user_id), market_id=alone.pk, request=twin(placement.request)
+                    )
+                )
+            except DomainError as error:
+                expected.append(error)
+        # Each order as the end of the batch left it: a batch's order may be filled by a later one in it.
+        assert [outcome(result) for result in results] == [outcome(final(result)) for result in results]
+        assert [outcome(result) for result in results] == [outcome(final(result)) for result in expected]
+        assert state(batched, people) == state(alone, people)
+    assert Trade.objects.filter(market=batched).count() > 50  # the stream did trade, across batches and within
+    assert_audit_passes()
