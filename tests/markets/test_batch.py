@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 
 from exchange.errors import DomainError
 from ledger.models import Account
+from markets import batch as batches
 from markets import services as markets
 from markets.batch import Placement, orders_place_batch
 from markets.models import BookLevel, Market, Order, Trade
