@@ -170,9 +170,10 @@ def order_mix(rng: random.Random, tick: int, lot: int) -> tuple[str, int, int]:
     return side, price, lot * rng.randint(1, 5)
 
 
-def service_worker(user_ids, market_ids, seconds, seed, start, results):
-    """One worker process: set up, wait at the `start` barrier for the others, then order_place in a loop for
-    `seconds`; put (latencies, traded, errors) on `results`."""
+def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writers=False):
+    """One worker process: set up, wait at the `start` barrier for the others, then order_place (or, with
+    `via_writers`, order_submit to the markets' writers) in a loop for `seconds`; put (latencies, traded, errors)
+    on `results`."""
     import django
 
     django.setup()
@@ -182,7 +183,9 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results):
     from exchange.errors import DomainError
     from markets.models import Market
     from markets.services import OrderRequest, order_place
+    from markets.writer import order_submit
 
+    place = order_submit if via_writers else order_place
     rng = random.Random(seed)
     users = list(User.objects.filter(pk__in=user_ids))
     steps = {m.pk: (m.tick, m.lot) for m in Market.objects.filter(pk__in=market_ids)}
@@ -195,7 +198,7 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results):
         request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
         started = time.perf_counter()
         try:
-            order = order_place(user=rng.choice(users), market_id=market_id, request=request)
+            order = place(user=rng.choice(users), market_id=market_id, request=request)
             trades += order.filled_quantity > 0
         except DomainError:
             errors += 1
@@ -214,15 +217,18 @@ def run_processes(processes: list, results) -> list:
     return gathered
 
 
-def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int = 0) -> dict:
-    """order_place from `workers` processes at once (each its own connection); orders/s, p50/p99 ms, traded share."""
+def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int = 0, via_writers=False) -> dict:
+    """order_place (or order_submit, `via_writers`) from `workers` processes at once (each its own connection);
+    orders/s, p50/p99 ms, traded share."""
     from django.db import connections
 
     connections.close_all()
     context = multiprocessing.get_context("spawn")  # a forked connection pool would be shared
     results, start = context.Queue(), context.Barrier(workers)
     processes = [
-        context.Process(target=service_worker, args=(user_ids, market_ids, seconds, seed * 100 + n, start, results))
+        context.Process(
+            target=service_worker, args=(user_ids, market_ids, seconds, seed * 100 + n, start, results, via_writers)
+        )
         for n in range(workers)
     ]
     gathered = run_processes(processes, results)
@@ -236,6 +242,40 @@ def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int
         "errors": sum(e for _, _, e in gathered),
         "orders": orders,
     }
+
+
+class OrderWriters:
+    """`count` order writer processes (manage.py run_order_writer), each serving its share of the markets; entered
+    once every market is marked as served."""
+
+    def __init__(self, count: int, market_ids: list[int]):
+        self.count, self.market_ids, self.processes = count, market_ids, []
+
+    def __enter__(self) -> "OrderWriters":
+        import redis
+        from django.conf import settings
+
+        from markets.writer import alive_key
+
+        client = redis.Redis.from_url(settings.ORDER_WRITER_REDIS_URL)
+        client.delete(*(alive_key(market_id) for market_id in self.market_ids))
+        env = {**os.environ, "PYTHONWARNINGS": "ignore::UserWarning"}
+        for shard in range(self.count):
+            command = [sys.executable, "manage.py", "run_order_writer", "--shard", f"{shard}/{self.count}"]
+            self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 60
+        while not all(client.exists(alive_key(market_id)) for market_id in self.market_ids):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                self.__exit__()
+                raise RuntimeError("the order writers did not start")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
 
 
 # --- an ASGI server with N worker processes ---------------------------------------------------------------------

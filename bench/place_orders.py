@@ -22,7 +22,7 @@ import common  # noqa: E402
 MARKET_COUNTS = (1, 8)
 
 
-def measure(database: str, worker_counts: list[int], seconds: float, traders: int = 16) -> dict:
+def measure(database: str, worker_counts: list[int], seconds: float, traders: int = 16, writers: int = 0) -> dict:
     """{"ceiling": {clients: tps}, "service": [{markets, workers, orders_per_s, ...}]} on a fresh `database`."""
     common.database_recreate(database)
     ceiling = {}
@@ -40,6 +40,15 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
             common.progress(f"(2) order_place, {market_count} market(s), {n} worker(s)")
             figures = common.run_service(ids["traders"], ids["markets"][:market_count], n, seconds, seed=market_count)
             service.append({"markets": market_count, "workers": n, **figures})
+    if writers:
+        with common.OrderWriters(writers, ids["markets"]):
+            for market_count in MARKET_COUNTS:
+                for n in worker_counts:
+                    common.progress(f"(2) order_submit via {writers} writer(s), {market_count} market(s), {n} worker(s)")
+                    figures = common.run_service(
+                        ids["traders"], ids["markets"][:market_count], n, seconds, seed=market_count, via_writers=True
+                    )
+                    service.append({"markets": market_count, "workers": n, "writers": writers, **figures})
     ok, took, output = common.audit()
     if not ok:
         sys.exit(f"the audit failed after the place-order runs:\n{output}")
@@ -52,22 +61,26 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--traders", type=int, default=16, help="users placing the orders, shared by all markets")
     parser.add_argument("--database", default="bench")
+    parser.add_argument("--writers", type=int, default=2, help="order writer processes for the writer rows (0: none)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
-    result = measure(args.database, [int(n) for n in args.workers.split(",")], args.seconds, args.traders)
+    result = measure(
+        args.database, [int(n) for n in args.workers.split(",")], args.seconds, args.traders, args.writers
+    )
     if args.json:
         common.emit_json(result)
         return
     ceiling = result["ceiling"]
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; {args.seconds} s per figure; "
           f"{args.traders} traders")
-    print(f"{'what':<34}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}")
+    print(f"{'what':<44}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}")
     for n, tps in ceiling.items():
-        print(f"{'(1) pgbench settlement ceiling':<34}{n:>8}{tps:>10.0f}{1:>8.2f}")
+        print(f"{'(1) pgbench settlement ceiling':<44}{n:>8}{tps:>10.0f}{1:>8.2f}")
     for row in result["service"]:
-        label = f"(2) order_place, {row['markets']} market{'s' * (row['markets'] > 1)}"
+        service = f"order_submit, {row['writers']} writers" if row.get("writers") else "order_place"
+        label = f"(2) {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
         print(
-            f"{label:<34}{row['workers']:>8}{row['orders_per_s']:>10.0f}{row['orders_per_s'] / ceiling[row['workers']]:>8.2f}"
+            f"{label:<44}{row['workers']:>8}{row['orders_per_s']:>10.0f}{row['orders_per_s'] / ceiling[row['workers']]:>8.2f}"
             f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}"
         )
     print(f"audit after the run: all invariants hold ({result['audit_s']:.1f} s)")

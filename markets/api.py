@@ -15,7 +15,7 @@ from api.schema import ERROR_EXAMPLE, IDEMPOTENCY_HEADER, PRIVATE, errors
 from exchange.errors import NotFound
 from ledger import selectors as ledger_selectors
 from ledger.money import parse_amount
-from markets import selectors, services
+from markets import selectors, services, writer
 from markets.events import candle_payload, ticker_payload
 from markets.models import Market, Order
 from markets.serializers import (
@@ -277,7 +277,7 @@ class OrderListView(ApiView):
     def post(self, request):
         market, order = _validated_order(request)
         started = timezone.now()
-        placed = services.order_place(user=request.user, market_id=market.pk, request=order)
+        placed = writer.order_submit(user=request.user, market_id=market.pk, request=order)
         placed.market = market
         replayed = placed.created_at < started  # the service returned an earlier order with this client id
         return Response(OrderSerializer(placed).data, status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)

@@ -72,6 +72,8 @@ TEMPLATES = [
 DATABASES = {"default": database_from_env(str(BASE_DIR / "var" / "exchange.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = {"default": channel_layer_from_env()}
+# Where orders queue for their markets' writers (markets/writer.py); none: every order is placed directly.
+ORDER_WRITER_REDIS_URL = env_str("REDIS_URL")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

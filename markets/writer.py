@@ -1,0 +1,230 @@
+"""Order writers: each market's orders queue in Redis, and one process takes them in batches.
+
+A writer (`manage.py run_order_writer`) serves a share of the markets. It pops what has queued for a market, up
+to MAX_BATCH orders, places them in one transaction (markets/batch.py) and, once that has committed, answers each
+submitter. Under load the batch grows by itself: orders arriving while one batch commits make up the next. Few
+round trips and one commit per batch is what lets one market take several times the orders per second that one
+transaction per order allows (bench/place_orders.py measures both), and it ends the lock convoy of many processes
+queueing on one market row.
+
+Correctness never rests on the writer: a batch locks the market row like order_place, so a writer, order_place,
+cancels and the audit's halts can run side by side. order_submit therefore places an order itself, directly,
+whenever no writer serves its market (none started, e.g. `make run` on SQLite), and when a writer has not taken
+the order within WAIT_SECONDS (it takes the order back off the queue first, so it is placed exactly once).
+
+Failure: a writer that dies after taking a batch and before answering leaves its submitters not knowing whether
+the batch committed. They answer 503 `order_status_unknown`; a client that set a client order id finds out by
+placing it again (idempotent) or by listing its orders.
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+
+import redis
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import close_old_connections, connection
+
+from exchange.errors import DomainError
+from markets.batch import Placement, orders_place_batch
+from markets.models import Market, Order
+from markets.services import OrderRequest, order_place
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64
+WAIT_SECONDS = 5.0  # for a writer to take an order off the queue
+ANSWER_SECONDS = 30.0  # for the answer once it has: a batch commits in milliseconds; this is a writer that died
+ALIVE_SECONDS = 3  # a writer renews its markets' marks every second; a mark this old means it is gone
+REPLY_TTL = 60
+ORDER_FIELDS = [field.attname for field in Order._meta.concrete_fields]
+DATETIMES = {"created_at", "updated_at"}
+
+
+class OrderStatusUnknown(DomainError):
+    code = "order_status_unknown"
+    status = 503
+    default_message = (
+        "The order reached the market's writer, which did not answer: it may or may not have been placed. "
+        "Place it again with the same client order id, or list your orders, to find out."
+    )
+
+
+def queue_key(market_id: int) -> str:
+    return f"exchange:orders:{market_id}"
+
+
+def alive_key(market_id: int) -> str:
+    return f"exchange:order-writer:{market_id}"
+
+
+def reply_key(request_id: str) -> str:
+    return f"exchange:order-reply:{request_id}"
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis | None:
+    url = settings.ORDER_WRITER_REDIS_URL
+    if not url:
+        return None
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url)
+    return _clients[url]
+
+
+# --- submitting -------------------------------------------------------------------------------------------------
+
+_alive_cache: dict[int, tuple[bool, float]] = {}
+
+
+def _writer_alive(client: redis.Redis, market_id: int) -> bool:
+    """Whether a writer serves the market (asked of Redis at most once a second per process and market)."""
+    now = time.monotonic()
+    cached = _alive_cache.get(market_id)
+    if cached and now - cached[1] < 1.0:
+        return cached[0]
+    alive = bool(client.exists(alive_key(market_id)))
+    _alive_cache[market_id] = (alive, now)
+    return alive
+
+
+def order_submit(*, user: User, market_id: int, request: OrderRequest) -> Order:
+    """Place an order through its market's writer if one serves it, else directly; either way all or nothing."""
+    client = _redis()
+    if client is None or connection.in_atomic_block or not _writer_alive(client, market_id):
+        return order_place(user=user, market_id=market_id, request=request)
+    request_id = uuid.uuid4().hex
+    message = json.dumps({"id": request_id, "user_id": user.pk, "request": asdict(request)})
+    client.rpush(queue_key(market_id), message)
+    answer = client.blpop([reply_key(request_id)], timeout=WAIT_SECONDS)
+    if answer is None:
+        if client.lrem(queue_key(market_id), 1, message):  # not taken: place it here, once
+            _alive_cache.pop(market_id, None)
+            log.warning("no order writer took an order of market %s within %s s", market_id, WAIT_SECONDS)
+            return order_place(user=user, market_id=market_id, request=request)
+        answer = client.blpop([reply_key(request_id)], timeout=ANSWER_SECONDS)
+        if answer is None:
+            raise OrderStatusUnknown()
+    return _decode_result(json.loads(answer[1]))
+
+
+def _encode_result(result: Order | DomainError) -> bytes:
+    if isinstance(result, DomainError):
+        return json.dumps({"error": {"status": result.status, "code": result.code, **result.as_dict()["error"]}})
+    values = {name: getattr(result, name) for name in ORDER_FIELDS}
+    for name in DATETIMES:
+        values[name] = values[name].isoformat()
+    return json.dumps({"order": values})
+
+
+def _decode_result(answer: dict) -> Order:
+    if "error" in answer:
+        raise _error_from(answer["error"])
+    values = answer["order"]
+    for name in DATETIMES:
+        values[name] = datetime.fromisoformat(values[name])
+    return Order.from_db(connection.alias, ORDER_FIELDS, [values[name] for name in ORDER_FIELDS])
+
+
+def _error_from(error: dict) -> DomainError:
+    """The writer's error as the same domain error class (so callers catch what order_place raises)."""
+    for cls in _domain_errors(DomainError):
+        if cls.code == error["code"] and cls.status == error["status"]:
+            return cls(error["message"], fields=error.get("fields"))
+    unknown = DomainError(error["message"], fields=error.get("fields"))
+    unknown.code, unknown.status = error["code"], error["status"]
+    return unknown
+
+
+def _domain_errors(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _domain_errors(sub)
+
+
+# --- the writer -------------------------------------------------------------------------------------------------
+
+
+class Writer:
+    """Serves the markets whose key modulo `shards` is `shard`, until `stop` is set."""
+
+    def __init__(self, *, shard: int = 0, shards: int = 1, stop: threading.Event | None = None):
+        self.shard, self.shards = shard, shards
+        self.stop = stop or threading.Event()
+        self.client = redis.Redis.from_url(settings.ORDER_WRITER_REDIS_URL)
+        self.market_ids: list[int] = []
+        self.marked_at = 0.0
+        self.batches = self.orders = 0
+
+    def run(self) -> None:
+        log.info("order writer %s/%s starting (pid %s)", self.shard, self.shards, os.getpid())
+        try:
+            while not self.stop.is_set():
+                self._mark_alive()
+                if self.market_ids:
+                    self._serve_once()
+                else:
+                    self.stop.wait(0.5)
+        finally:
+            if self.market_ids:
+                self.client.delete(*(alive_key(market_id) for market_id in self.market_ids))
+
+    def _mark_alive(self) -> None:
+        """Once a second: find this writer's markets (new ones included) and renew their marks."""
+        now = time.monotonic()
+        if now - self.marked_at < 1.0:
+            return
+        close_old_connections()
+        self.market_ids = [
+            market_id
+            for market_id in Market.objects.order_by("pk").values_list("pk", flat=True)
+            if market_id % self.shards == self.shard
+        ]
+        with self.client.pipeline(transaction=False) as pipe:
+            for market_id in self.market_ids:
+                pipe.set(alive_key(market_id), os.getpid(), ex=ALIVE_SECONDS)
+            pipe.execute()
+        self.marked_at = now
+
+    def _serve_once(self) -> None:
+        # Turn the list round each time, so a busy market cannot starve the others (BLPOP takes the first non-empty).
+        turn = self.batches % len(self.market_ids)
+        keys = [queue_key(market_id) for market_id in self.market_ids[turn:] + self.market_ids[:turn]]
+        popped = self.client.blpop(keys, timeout=1)
+        if popped is None:
+            return
+        key, first = popped
+        messages = [first, *(self.client.lpop(key, MAX_BATCH - 1) or [])]
+        market_id = int(key.rsplit(b":", 1)[1])
+        self.serve(market_id, [json.loads(message) for message in messages])
+
+    def serve(self, market_id: int, messages: list[dict]) -> None:
+        """Place one batch and answer each of its submitters (after the commit)."""
+        placements = [Placement(user_id=m["user_id"], request=OrderRequest(**m["request"])) for m in messages]
+        close_old_connections()
+        try:
+            results = orders_place_batch(market_id=market_id, placements=placements)
+        except Exception:  # the database went away, say: nothing of the batch was written
+            log.exception("an order batch of market %s failed", market_id)
+            results = [_Unavailable() for _ in placements]
+        with self.client.pipeline(transaction=False) as pipe:
+            for message, result in zip(messages, results, strict=True):
+                pipe.rpush(reply_key(message["id"]), _encode_result(result))
+                pipe.expire(reply_key(message["id"]), REPLY_TTL)
+            pipe.execute()
+        self.batches += 1
+        self.orders += len(placements)
+
+
+class _Unavailable(DomainError):
+    code = "service_unavailable"
+    status = 503
+    default_message = "The market could not take the order just now; nothing was placed. Try again."
