@@ -103,7 +103,8 @@ def _place_together(market_id: int, placements: Sequence[Placement]) -> list[Ord
     if run.placed:
         locked, keys = _lock_accounts_and_draw_keys(run)
         if not run.rebase(locked):
-            run = _Batch(snapshot, list(locked.values()))  # exact now: every account it reads is locked
+            # Exact now: every account it reads is locked. Copies: rebase needs the locked rows as they were.
+            run = _Batch(snapshot, [copy.copy(row) for row in locked.values()])
             run.settle(placements)
             if not run.rebase(locked):
                 raise _OrderByOrder

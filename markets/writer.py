@@ -56,12 +56,18 @@ class OrderStatusUnknown(DomainError):
     )
 
 
+def _namespace() -> str:
+    """Keys name the database too: exchanges (a test run, a benchmark) sharing one Redis must not take each other's
+    orders."""
+    return f"exchange:{connection.settings_dict['NAME']}"
+
+
 def queue_key(market_id: int) -> str:
-    return f"exchange:orders:{market_id}"
+    return f"{_namespace()}:orders:{market_id}"
 
 
 def alive_key(market_id: int) -> str:
-    return f"exchange:order-writer:{market_id}"
+    return f"{_namespace()}:order-writer:{market_id}"
 
 
 def reply_key(request_id: str) -> str:
@@ -212,16 +218,27 @@ class Writer:
         close_old_connections()
         try:
             results = orders_place_batch(market_id=market_id, placements=placements)
-        except Exception:  # the database went away, say: nothing of the batch was written
-            log.exception("an order batch of market %s failed", market_id)
-            results = [_Unavailable() for _ in placements]
+        except Exception:  # nothing of the batch was written: give each order its own chance
+            log.exception("an order batch of market %s failed; placing its orders one by one", market_id)
+            results = [_place_alone_or_unavailable(market_id, placement) for placement in placements]
+        self.batches += 1
+        self.orders += len(placements)
         with self.client.pipeline(transaction=False) as pipe:
             for message, result in zip(messages, results, strict=True):
                 pipe.rpush(reply_key(message["id"]), _encode_result(result))
                 pipe.expire(reply_key(message["id"]), REPLY_TTL)
             pipe.execute()
-        self.batches += 1
-        self.orders += len(placements)
+
+
+def _place_alone_or_unavailable(market_id: int, placement: Placement) -> Order | DomainError:
+    close_old_connections()
+    try:
+        return order_place(user=User(pk=placement.user_id), market_id=market_id, request=placement.request)
+    except DomainError as error:
+        return error
+    except Exception:  # the database went away, say: this order was rolled back
+        log.exception("an order of market %s failed", market_id)
+        return _Unavailable()
 
 
 class _Unavailable(DomainError):

@@ -19,7 +19,7 @@ def ledger_state() -> dict:
 
 def assert_audit_passes() -> None:
     failures = [(title, violations) for title, violations in run_all() if violations]
-    assert failures == []
+    assert failures == [], failures
     call_command("audit", stdout=open("/dev/null", "w"))
 
 

@@ -11,15 +11,20 @@ import random
 import pytest
 from django.contrib.auth.models import User
 
-from exchange.errors import DomainError
+from exchange.errors import DomainError, InsufficientFunds
+from ledger import services as ledger
 from ledger.models import Account
 from markets import batch as batches
 from markets import services as markets
 from markets.batch import Placement, orders_place_batch
 from markets.models import BookLevel, Market, Order, Trade
 from markets.services import OrderRequest
+from tests.concurrency import run_together
 from tests.conftest import fund, make_currency, make_user
 from tests.helpers import assert_audit_passes
+from tests.markets.conftest import account, place
+
+place_alone = batches._place_alone
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -161,4 +166,54 @@ def test_a_batch_places_every_order_as_order_place_would(twins, people, seed, mo
         assert [outcome(result) for result in results] == [outcome(final(result)) for result in expected]
         assert state(batched, people) == state(alone, people)
     assert Trade.objects.filter(market=batched).count() > 50  # the stream did trade, across batches and within
+    assert_audit_passes()
+
+
+def drain_before_the_lock(monkeypatch, **transfer):
+    """Between the batch's unlocked read of its takers' accounts and its lock of them, commit a transfer from
+    another connection: a funds decision the batch made on the read no longer holds on the locked row."""
+    lock_and_draw = batches._lock_accounts_and_draw_keys
+
+    def transfer_first(batch):
+        run_together([lambda: ledger.transfer_create(**transfer)])
+        monkeypatch.setattr(batches, "_lock_accounts_and_draw_keys", lock_and_draw)
+        return lock_and_draw(batch)
+
+    monkeypatch.setattr(batches, "_lock_accounts_and_draw_keys", transfer_first)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_the_locked_rows_overturn_is_settled_again(gold_buck, traders, carol, monkeypatch):
+    buyer, seller = traders
+    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    drain_before_the_lock(monkeypatch, sender=buyer, recipient=carol, currency=gold_buck.quote, amount=999_000)
+    bid = Placement(user_id=buyer.pk, request=OrderRequest(side="buy", type="limit", quantity=1_000, price=2_000))
+    ask = Placement(user_id=seller.pk, request=OrderRequest(side="sell", type="limit", quantity=1_000, price=2_100))
+    refused, resting = orders_place_batch(market_id=gold_buck.pk, placements=[bid, ask])
+    assert isinstance(refused, InsufficientFunds)
+    assert (Order.objects.get().pk, resting.status) == (resting.pk, "open")
+    assert (account(buyer, gold_buck.quote).balance, account(buyer, gold_buck.quote).held) == (1_000, 0)
+    assert_audit_passes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_second_settlement_meets_an_unlocked_maker_is_placed_order_by_order(
+    gold_buck, traders, carol, monkeypatch
+):
+    seller, buyer = traders
+    maker = make_user("maker")
+    fund(maker, gold_buck.base, 1_000)
+    standing = place(maker, gold_buck, "sell", quantity=1_000, price=2_100)
+    alone = []
+    monkeypatch.setattr(batches, "_place_alone", lambda *args: alone.append(args) or place_alone(*args))
+    # In the batch as read, the buy matches the seller's cheaper ask; once the seller's GOLD is gone, the maker's.
+    drain_before_the_lock(monkeypatch, sender=seller, recipient=carol, currency=gold_buck.base, amount=99_500)
+    ask = Placement(user_id=seller.pk, request=OrderRequest(side="sell", type="limit", quantity=1_000, price=2_000))
+    bid = Placement(user_id=buyer.pk, request=OrderRequest(side="buy", type="limit", quantity=1_000, price=2_100))
+    refused, filled = orders_place_batch(market_id=gold_buck.pk, placements=[ask, bid])
+    assert len(alone) == 2
+    assert isinstance(refused, InsufficientFunds)
+    assert (filled.status, filled.filled_quote) == ("filled", 2_100)
+    assert Trade.objects.get().maker_order_id == standing.pk
+    assert account(maker, gold_buck.quote).balance == 2_100
     assert_audit_passes()

@@ -1,0 +1,173 @@
+"""Order writers (markets/writer.py): orders submitted from many threads at once are placed in batches by a writer
+running in a thread of its own; without a writer, or with one that does not take the order, it is placed directly,
+exactly once."""
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connections
+
+from exchange.errors import InsufficientFunds, MarketHalted
+from markets import services as markets
+from markets import writer as writers
+from markets.models import Order, Trade
+from markets.services import OrderRequest
+from markets.writer import OrderStatusUnknown, Writer, alive_key, order_submit, queue_key
+from tests.api.conftest import Bot
+from tests.concurrency import run_together
+from tests.conftest import fund, make_user
+from tests.helpers import assert_audit_passes, exchange_state
+from tests.markets.conftest import account
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def client():
+    assert settings.ORDER_WRITER_REDIS_URL, "the writer tests need REDIS_URL"
+    return redis.Redis.from_url(settings.ORDER_WRITER_REDIS_URL)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(client, monkeypatch):
+    """Each test starts with no cached liveness and no queued orders or marks of an earlier test's markets."""
+    monkeypatch.setattr(writers, "_alive_cache", {})
+    yield
+    leftovers = list(client.scan_iter(f"{writers._namespace()}:*"))
+    if leftovers:
+        client.delete(*leftovers)
+
+
+@pytest.fixture
+def running_writer(gold_buck, client):
+    """A writer serving every market, in a thread, until the test ends."""
+    stop = threading.Event()
+    writer = Writer(stop=stop)
+
+    def serve():
+        try:
+            writer.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not client.exists(alive_key(gold_buck.pk)):
+        assert time.monotonic() < deadline and thread.is_alive(), "the writer did not start"
+        time.sleep(0.05)
+    yield writer
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert not client.exists(alive_key(gold_buck.pk)), "a writer that stops takes its marks away"
+
+
+def submit(user, market, side, quantity, price, **options) -> Order:
+    request = OrderRequest(side=side, type="limit", quantity=quantity, price=price, **options)
+    return order_submit(user=user, market_id=market.pk, request=request)
+
+
+def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buck):
+    people = [make_user(f"trader{n}") for n in range(8)]
+    for person in people:
+        fund(person, gold_buck.base, 100_000)
+        fund(person, gold_buck.quote, 10_000_000)
+
+    def trade(index: int):
+        placed = []
+        for n in range(15):
+            side = "buy" if (index + n) % 2 else "sell"
+            price = 2_000 + ((index * 7 + n * 3) % 9 - 4) * 10
+            placed.append(submit(people[index], gold_buck, side, 100 * (1 + n % 3), price, client_order_id=f"o{n}"))
+        return placed
+
+    results = run_together([lambda index=index: trade(index) for index in range(len(people))])
+    assert all(isinstance(placed, list) for placed in results), results
+    assert running_writer.orders == 8 * 15
+    assert running_writer.batches < running_writer.orders, "no two orders shared a batch"
+    for index, placed in enumerate(results):
+        for n, order in enumerate(placed):
+            stored = Order.objects.get(pk=order.pk)
+            assert (stored.user_id, stored.client_order_id) == (people[index].pk, f"o{n}")
+            assert (order.side, order.price, order.quantity) == (stored.side, stored.price, stored.quantity)
+            assert order.filled_quantity <= stored.filled_quantity  # later batches may have filled it further
+    assert Order.objects.count() == 8 * 15
+    assert Trade.objects.exists()
+    assert_audit_passes()
+
+
+def test_a_refused_order_raises_what_order_place_raises_and_changes_nothing(running_writer, gold_buck, traders, alice):
+    poor = make_user("poor")
+    fund(poor, gold_buck.quote, 100)
+    before = exchange_state()
+    with pytest.raises(InsufficientFunds) as refused:
+        submit(poor, gold_buck, "buy", 1_000, 2_000)
+    assert (refused.value.status, refused.value.code) == (409, "insufficient_funds")
+    assert exchange_state() == before
+    alice.is_staff = True
+    markets.market_set_status(user=alice, market=gold_buck, halted=True, reason="maintenance")
+    with pytest.raises(MarketHalted):
+        submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert running_writer.orders == 2
+
+
+def test_with_no_writer_an_order_is_placed_directly(gold_buck, traders, monkeypatch):
+    def no_queueing(*args, **kwargs):
+        raise AssertionError("an order was queued for a writer that is not there")
+
+    monkeypatch.setattr(redis.Redis, "rpush", no_queueing)
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert Order.objects.get().pk == order.pk
+    assert account(traders[0], gold_buck.quote).held == 2_000
+
+
+def test_an_order_no_writer_takes_is_taken_back_and_placed_once(gold_buck, traders, client, monkeypatch):
+    monkeypatch.setattr(writers, "WAIT_SECONDS", 0.3)
+    client.set(alive_key(gold_buck.pk), "a writer that hangs", ex=30)
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert client.llen(queue_key(gold_buck.pk)) == 0
+    assert list(Order.objects.values_list("pk", flat=True)) == [order.pk]
+    assert_audit_passes()
+
+
+def test_an_order_a_writer_takes_and_never_answers_has_an_unknown_status(gold_buck, traders, client, monkeypatch):
+    monkeypatch.setattr(writers, "WAIT_SECONDS", 2.0)  # ample for the thief below to take the order
+    monkeypatch.setattr(writers, "ANSWER_SECONDS", 0.3)
+    client.set(alive_key(gold_buck.pk), "a writer that dies", ex=30)
+    taken = []
+    thief = threading.Thread(target=lambda: taken.append(client.blpop([queue_key(gold_buck.pk)], timeout=5)))
+    thief.start()
+    with pytest.raises(OrderStatusUnknown) as unknown:
+        submit(traders[0], gold_buck, "buy", 1_000, 2_000, client_order_id="lost")
+    thief.join()
+    assert (unknown.value.status, unknown.value.code) == (503, "order_status_unknown")
+    assert json.loads(taken[0][1])["request"]["client_order_id"] == "lost"
+    assert not Order.objects.exists()
+
+
+def test_a_batch_that_fails_is_placed_order_by_order(running_writer, gold_buck, traders, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug in the batch")
+
+    monkeypatch.setattr(writers, "orders_place_batch", broken)
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert Order.objects.get().pk == order.pk
+    assert_audit_passes()
+
+
+def test_the_rest_api_places_orders_through_the_writer(running_writer, gold_buck, traders):
+    bot = Bot(traders[0])
+    order = {"market": "GOLD-BUCK", "side": "buy", "type": "limit", "quantity": "1.000", "price": "20.00"}
+    first = bot.post("/api/v1/orders", order | {"client_order_id": "rest-1"})
+    again = bot.post("/api/v1/orders", order | {"client_order_id": "rest-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["status"] == "open" and again.json() == first.json()
+    poor = bot.post("/api/v1/orders", order | {"quantity": "99999.000"})
+    assert (poor.status_code, poor.json()["error"]["code"]) == (409, "insufficient_funds")
+    assert running_writer.orders == 3
+    assert Order.objects.count() == 1
