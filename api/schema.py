@@ -103,7 +103,9 @@ _MEANING = {
     "minting_renounced, max_supply_exceeded.",
     413: "payload_too_large.",
     429: "rate_limited: see Retry-After.",
-    503: "market_halted.",
+    503: "market_halted; order_status_unknown (the market's order writer did not answer: the order may or may not "
+    "stand, so place it again with the same client_order_id, or list your orders); service_unavailable (nothing "
+    "was placed; try again).",
 }
 
 
