@@ -1,7 +1,7 @@
 """REST end to end: orders per second and p50/p99 latency of POST /api/v1/orders with signed API keys.
 
-    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--database bench_rest]
-        [--root PATH] [--json]
+    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--writers 2]
+        [--database bench_rest] [--root PATH] [--json]
 
 The database is dropped and created afresh: one market per server configuration (so each starts with an empty
 book) and one funded trader with its own API key per client. For each configuration uvicorn serves the exchange
@@ -17,6 +17,7 @@ measured side by side in one run.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -137,8 +138,14 @@ def run_load(url: str, symbol: str, credentials, seconds: float) -> dict:
     }
 
 
-def measure(database: str, worker_counts: list[int], clients: int, seconds: float) -> list[dict]:
-    symbols, credentials = setup_data(database, markets=len(worker_counts), clients=clients)
+def measure(database: str, worker_counts: list[int], clients: int, seconds: float, writers: int = 0) -> list[dict]:
+    """One row per uvicorn worker count, placing orders directly; with `writers`, once more through that many
+    order writer processes (markets/writer.py), whose CPU counts as the server's."""
+    configurations = [(workers, 0) for workers in worker_counts]
+    configurations += [(workers, writers) for workers in worker_counts if writers]
+    symbols, credentials = setup_data(database, markets=len(configurations), clients=clients)
+    from markets.models import Market
+
     env = {key: os.environ[key] for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "API_RATE_KEY",
                                             "API_RATE_IP") if key in os.environ}
     env["DATABASE_POOL_SIZE"] = "4"
@@ -146,14 +153,23 @@ def measure(database: str, worker_counts: list[int], clients: int, seconds: floa
     if cache_url:
         env["CACHE_URL"] = cache_url  # production refuses to start without a shared cache
     rows = []
-    for workers, symbol in zip(worker_counts, symbols, strict=True):
-        common.progress(f"(3) REST, uvicorn with {workers} worker process(es), {clients} clients")
-        with common.Uvicorn(workers=workers, env=env) as server:
-            cpu_before = process_tree_cpu(server.process.pid)
+    for (workers, writer_count), symbol in zip(configurations, symbols, strict=True):
+        via = f", {writer_count} order writer(s)" if writer_count else ""
+        common.progress(f"(3) REST, uvicorn with {workers} worker process(es){via}, {clients} clients")
+        with contextlib.ExitStack() as stack:
+            server_env = dict(env)
+            pids = []
+            if writer_count:
+                server_env["REDIS_URL"] = os.environ["REDIS_URL"]  # where orders queue for the writers
+                market_ids = list(Market.objects.filter(symbol=symbol).values_list("pk", flat=True))
+                pids += [p.pid for p in stack.enter_context(common.OrderWriters(writer_count, market_ids)).processes]
+            server = stack.enter_context(common.Uvicorn(workers=workers, env=server_env))
+            pids.append(server.process.pid)
+            cpu_before = sum(process_tree_cpu(pid) for pid in pids)
             row = run_load(server.url, symbol, credentials, seconds)
-            cpu_ms = (process_tree_cpu(server.process.pid) - cpu_before) * 1000
+            cpu_ms = (sum(process_tree_cpu(pid) for pid in pids) - cpu_before) * 1000
         row["server_cpu_ms"] = cpu_ms / max(row["requests"], 1)
-        rows.append({"workers": workers, "clients": clients, **row})
+        rows.append({"workers": workers, "writers": writer_count, "clients": clients, **row})
     return rows
 
 
@@ -162,20 +178,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker processes, one run each")
+    parser.add_argument("--writers", type=int, default=2, help="order writers for the writer rows (0: none)")
     parser.add_argument("--database", default="bench_rest")
     parser.add_argument("--root", default=str(common.ROOT), help="the checkout to serve (default: this one)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
     common.ROOT = Path(args.root).resolve()  # uvicorn's working directory: the code it serves
     sys.path.insert(0, str(common.ROOT))
-    rows = measure(args.database, [int(n) for n in args.workers.split(",")], args.clients, args.seconds)
+    rows = measure(
+        args.database, [int(n) for n in args.workers.split(",")], args.clients, args.seconds, args.writers
+    )
     if args.json:
         common.emit_json(rows)
         return
-    print(f"{'uvicorn workers':>15}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
+    print(f"{'uvicorn workers':>15}{'writers':>8}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
           f"{'traded':>8}  errors")
     for row in rows:
-        print(f"{row['workers']:>15}{row['clients']:>8}{row['orders_per_s']:>10.0f}{row['p50_ms']:>9.1f}"
+        print(f"{row['workers']:>15}{row['writers']:>8}{row['clients']:>8}{row['orders_per_s']:>10.0f}{row['p50_ms']:>9.1f}"
               f"{row['p99_ms']:>9.1f}{row['server_cpu_ms']:>11.1f}{row['traded']:>8.0%}  {row['errors'] or '-'}")
 
 

@@ -70,8 +70,9 @@ def postgres_version() -> str:
     return psql("postgres", "SHOW server_version")
 
 
-def pgbench_ceiling(database: str, clients: int, seconds: float) -> float:
-    """Transactions per second of PGBENCH_SCRIPT with `clients` connections (one pgbench thread each)."""
+def pgbench_ceiling(database: str, clients: int, seconds: float) -> dict:
+    """Transactions per second of PGBENCH_SCRIPT with `clients` connections (one pgbench thread each), and the
+    machine's CPU milliseconds per transaction: {"tps", "cpu_ms"}."""
     psql(database, """
         DROP TABLE IF EXISTS bench_market, bench_account, bench_journal;
         CREATE TABLE bench_market (id bigint PRIMARY KEY, sequence bigint NOT NULL DEFAULT 0);
@@ -82,15 +83,27 @@ def pgbench_ceiling(database: str, clients: int, seconds: float) -> float:
     """)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT)
+    duration = max(1, round(seconds))
     try:
+        cpu_before = machine_cpu_seconds()
         output = subprocess.run(
-            ["pgbench", "-n", "-f", script.name, "-c", str(clients), "-j", str(clients), "-T", str(max(1, round(seconds))),
+            ["pgbench", "-n", "-f", script.name, "-c", str(clients), "-j", str(clients), "-T", str(duration),
              *pg_args(database)],
             check=True, capture_output=True, text=True,
         ).stdout
+        cpu = machine_cpu_seconds() - cpu_before
     finally:
         os.unlink(script.name)
-    return float(re.search(r"tps = ([0-9.]+)", output).group(1))
+    tps = float(re.search(r"tps = ([0-9.]+)", output).group(1))
+    return {"tps": tps, "cpu_ms": cpu * 1000 / max(tps * duration, 1)}
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy so far, all cores (Linux /proc/stat: all but idle and iowait).
+    Per operation, it tells what each costs the machine, client, server and database together."""
+    with open("/proc/stat") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 # --- Django -----------------------------------------------------------------------------------------------------
@@ -219,19 +232,27 @@ def run_processes(processes: list, results) -> list:
 
 def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int = 0, via_writers=False) -> dict:
     """order_place (or order_submit, `via_writers`) from `workers` processes at once (each its own connection);
-    orders/s, p50/p99 ms, traded share."""
+    orders/s, p50/p99 ms, traded share, and the machine's CPU milliseconds per order."""
     from django.db import connections
 
     connections.close_all()
     context = multiprocessing.get_context("spawn")  # a forked connection pool would be shared
-    results, start = context.Queue(), context.Barrier(workers)
+    results, start = context.Queue(), context.Barrier(workers + 1)  # and this process, to time the machine's CPU
     processes = [
         context.Process(
             target=service_worker, args=(user_ids, market_ids, seconds, seed * 100 + n, start, results, via_writers)
         )
         for n in range(workers)
     ]
-    gathered = run_processes(processes, results)
+    for process in processes:
+        process.start()
+    start.wait(120)
+    cpu_before = machine_cpu_seconds()
+    time.sleep(seconds)
+    cpu = machine_cpu_seconds() - cpu_before
+    gathered = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
     latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
     orders = len(latencies)
     return {
@@ -241,6 +262,7 @@ def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int
         "traded": sum(t for _, t, _ in gathered) / max(orders, 1),
         "errors": sum(e for _, _, e in gathered),
         "orders": orders,
+        "cpu_ms": cpu * 1000 / max(orders, 1),
     }
 
 

@@ -1,13 +1,17 @@
 """Orders per second of the place-order service on PostgreSQL, beside PostgreSQL's own row-locking ceiling.
 
-    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--traders 16] [--database bench] [--json]
+    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--traders 16] [--writers 2]
+        [--database bench] [--json]
 
 (1) The ceiling: pgbench running what one settlement must at least do — lock one market row, lock two account
 rows in key order, update both, insert one row, commit — with the same client counts.
 (2) order_place with a mix of resting and crossing orders (about half trade) in one market and in eight markets,
 each worker a separate process with its own connection, each order by one of `--traders` users picked at random
 (the same users in every market, so orders in different markets still meet at the quote currency's account rows).
-Every figure is printed with its ratio to (1).
+(2') the same through order_submit to `--writers` order writer processes (markets/writer.py: each market's
+orders queue in Redis and its writer places them in batches, one transaction each).
+Every figure is printed with its ratio to (1), and with what the whole machine spent on it in CPU per transaction
+or order: where both saturate the cores, the ratio of throughputs is the inverse ratio of those costs.
 The database is dropped and created afresh. Run on a quiet machine; figures are only comparable within one run.
 """
 
@@ -23,7 +27,8 @@ MARKET_COUNTS = (1, 8)
 
 
 def measure(database: str, worker_counts: list[int], seconds: float, traders: int = 16, writers: int = 0) -> dict:
-    """{"ceiling": {clients: tps}, "service": [{markets, workers, orders_per_s, ...}]} on a fresh `database`."""
+    """{"ceiling": {clients: {tps, cpu_ms}}, "service": [{markets, workers, [writers,] orders_per_s, ...}]} on a
+    fresh `database`."""
     common.database_recreate(database)
     ceiling = {}
     for n in worker_counts:
@@ -55,6 +60,11 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
     return {"ceiling": ceiling, "service": service, "audit_s": took}
 
 
+def service_label(row: dict) -> str:
+    service = f"order_submit, {row['writers']} writers" if row.get("writers") else "order_place"
+    return f"(2) {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
@@ -73,16 +83,18 @@ def main() -> None:
     ceiling = result["ceiling"]
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; {args.seconds} s per figure; "
           f"{args.traders} traders")
-    print(f"{'what':<44}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}")
-    for n, tps in ceiling.items():
-        print(f"{'(1) pgbench settlement ceiling':<44}{n:>8}{tps:>10.0f}{1:>8.2f}")
+    print(f"{'what':<44}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}"
+          f"{'CPU ms':>8}")
+    for n, figures in ceiling.items():
+        print(f"{'(1) pgbench settlement ceiling':<44}{n:>8}{figures['tps']:>10.0f}{1:>8.2f}{'':>42}"
+              f"{figures['cpu_ms']:>8.2f}")
     for row in result["service"]:
-        service = f"order_submit, {row['writers']} writers" if row.get("writers") else "order_place"
-        label = f"(2) {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
+        ratio = row["orders_per_s"] / ceiling[row["workers"]]["tps"]
         print(
-            f"{label:<44}{row['workers']:>8}{row['orders_per_s']:>10.0f}{row['orders_per_s'] / ceiling[row['workers']]:>8.2f}"
-            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}"
+            f"{service_label(row):<44}{row['workers']:>8}{row['orders_per_s']:>10.0f}{ratio:>8.2f}"
+            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}{row['cpu_ms']:>8.2f}"
         )
+    print("CPU ms: what the whole machine (clients, writers, Redis, PostgreSQL) spent per transaction or order")
     print(f"audit after the run: all invariants hold ({result['audit_s']:.1f} s)")
 
 
