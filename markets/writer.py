@@ -17,6 +17,7 @@ the batch committed. They answer 503 `order_status_unknown`; a client that set a
 placing it again (idempotent) or by listing its orders.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ from datetime import datetime
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from exchange.errors import DomainError
 from markets.batch import Placement, orders_place_batch
@@ -97,7 +98,11 @@ def _writer_alive(client: redis.Redis, market_id: int) -> bool:
     cached = _alive_cache.get(market_id)
     if cached and now - cached[1] < 1.0:
         return cached[0]
-    alive = bool(client.exists(alive_key(market_id)))
+    try:
+        alive = bool(client.exists(alive_key(market_id)))
+    except redis.RedisError:  # no Redis, no writer can take the order: it is placed directly
+        log.warning("Redis did not answer; orders of market %s are placed directly", market_id)
+        alive = False
     _alive_cache[market_id] = (alive, now)
     return alive
 
@@ -109,17 +114,31 @@ def order_submit(*, user: User, market_id: int, request: OrderRequest) -> Order:
         return order_place(user=user, market_id=market_id, request=request)
     request_id = uuid.uuid4().hex
     message = json.dumps({"id": request_id, "user_id": user.pk, "request": asdict(request)})
+    try:
+        answer = _through_writer(client, market_id, request_id, message)
+    except redis.RedisError:  # the order may have reached the queue, so placing it here could place it twice
+        log.exception("Redis failed under an order of market %s", market_id)
+        _alive_cache.pop(market_id, None)
+        raise OrderStatusUnknown() from None
+    if answer is None:  # not taken by the writer, and taken back: place it here, once
+        _alive_cache.pop(market_id, None)
+        log.warning("no order writer took an order of market %s within %s s", market_id, WAIT_SECONDS)
+        return order_place(user=user, market_id=market_id, request=request)
+    return _decode_result(json.loads(answer))
+
+
+def _through_writer(client: redis.Redis, market_id: int, request_id: str, message: str) -> bytes | None:
+    """Queue the order and wait for the writer's answer; None if no writer took it within WAIT_SECONDS (it is off
+    the queue then)."""
     client.rpush(queue_key(market_id), message)
     answer = client.blpop([reply_key(request_id)], timeout=WAIT_SECONDS)
     if answer is None:
-        if client.lrem(queue_key(market_id), 1, message):  # not taken: place it here, once
-            _alive_cache.pop(market_id, None)
-            log.warning("no order writer took an order of market %s within %s s", market_id, WAIT_SECONDS)
-            return order_place(user=user, market_id=market_id, request=request)
+        if client.lrem(queue_key(market_id), 1, message):
+            return None
         answer = client.blpop([reply_key(request_id)], timeout=ANSWER_SECONDS)
         if answer is None:
             raise OrderStatusUnknown()
-    return _decode_result(json.loads(answer[1]))
+    return answer[1]
 
 
 def _encode_result(result: Order | DomainError) -> bytes:
@@ -174,14 +193,20 @@ class Writer:
         log.info("order writer %s/%s starting (pid %s)", self.shard, self.shards, os.getpid())
         try:
             while not self.stop.is_set():
-                self._mark_alive()
-                if self.market_ids:
-                    self._serve_once()
-                else:
-                    self.stop.wait(0.5)
+                try:
+                    self._mark_alive()
+                    if self.market_ids:
+                        self._serve_once()
+                    else:
+                        self.stop.wait(0.5)
+                except (redis.RedisError, DatabaseError):  # its marks lapse meanwhile: orders are placed directly
+                    log.exception("order writer %s/%s: Redis or the database failed; trying again", self.shard, self.shards)
+                    self.marked_at = 0.0
+                    self.stop.wait(1.0)
         finally:
-            if self.market_ids:
-                self.client.delete(*(alive_key(market_id) for market_id in self.market_ids))
+            with contextlib.suppress(redis.RedisError):
+                if self.market_ids:
+                    self.client.delete(*(alive_key(market_id) for market_id in self.market_ids))
 
     def _mark_alive(self) -> None:
         """Once a second: find this writer's markets (new ones included) and renew their marks."""

@@ -171,3 +171,39 @@ def test_the_rest_api_places_orders_through_the_writer(running_writer, gold_buck
     assert (poor.status_code, poor.json()["error"]["code"]) == (409, "insufficient_funds")
     assert running_writer.orders == 3
     assert Order.objects.count() == 1
+
+
+def test_with_redis_down_an_order_is_placed_directly(gold_buck, traders, settings):
+    settings.ORDER_WRITER_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert Order.objects.get().pk == order.pk
+
+
+def test_a_writer_outlives_a_redis_failure(running_writer, gold_buck, traders, monkeypatch):
+    blpop, failures = running_writer.client.blpop, []
+
+    def fails_once(*args, **kwargs):
+        if not failures:
+            failures.append(True)
+            raise redis.ConnectionError("Redis went away")
+        return blpop(*args, **kwargs)
+
+    monkeypatch.setattr(running_writer.client, "blpop", fails_once)
+    time.sleep(1.5)  # the writer meets the failure, waits a second and serves again
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert failures and running_writer.orders == 1
+    assert Order.objects.get().pk == order.pk
+
+
+def test_redis_failing_under_a_queued_order_leaves_its_status_unknown(gold_buck, traders, client, monkeypatch):
+    """The order may have reached the queue: placing it directly too could place it twice."""
+    client.set(alive_key(gold_buck.pk), "a writer", ex=30)
+
+    def fails(*args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis.Redis, "blpop", fails)
+    with pytest.raises(OrderStatusUnknown):
+        submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert client.llen(queue_key(gold_buck.pk)) == 1
+    assert not Order.objects.exists()
