@@ -63,6 +63,22 @@ def accounts_lock_statement(
     return sql, params
 
 
+def accounts_pairs_lock_statement(*, pairs: Sequence[tuple[int, int]], fee_currency_ids: Sequence[int]) -> Statement:
+    """Lock the users' accounts given as (user, currency) pairs and the fee accounts of the given currencies, in key
+    order (what a batch of orders in several markets touched, and no more)."""
+    wanted = (
+        f"(kind = {constant(Account.Kind.USER.value)} AND (user_id, currency_id) IN "
+        f"({', '.join(['(%s, %s)'] * len(pairs))}))"
+    )
+    params = [value for pair in pairs for value in pair]
+    if fee_currency_ids:
+        wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({', '.join(['%s'] * len(fee_currency_ids))}))"
+        params += list(fee_currency_ids)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
+    return sql, params
+
+
 def accounts_from_rows(rows: list[tuple]) -> list[Account]:
     """The accounts an accounts_lock_statement returned."""
     return [Account.from_db(connection.alias, ACCOUNT_FIELDS, row) for row in rows]

@@ -1,13 +1,14 @@
-"""Placing many orders of one market in one transaction: what a market's order writer runs (markets/writer.py).
+"""Placing many orders of one or more markets in one transaction: what the order writers run (markets/writer.py).
 
 Each order is settled exactly as order_place settles it (the same _Settlement steps), one after another in arrival
-order, against a book that holds the batch's own resting orders too. The batch then writes everything with
-multi-row statements and commits once: three round trips and one commit for the whole batch, where order_place
-takes two or three and a commit per order.
+order (market by market, in key order), against a book that holds the batch's own resting orders too. The batch
+then writes everything with multi-row statements and commits once: three round trips and one commit for the whole
+batch, where order_place takes two or three and a commit per order. Several markets in one batch is what lets a
+writer serving many quiet markets batch at all: each market alone would give it one order at a time.
 
-The lock order is kept (the market row, then accounts by key): a trade changes its makers' accounts, which are
-only known after matching, so the batch
-1. locks the market and reads, without locking them, the takers' accounts (round trip 1);
+The lock order is kept (market rows by key, then accounts by key): a trade changes its makers' accounts, which
+are only known after matching, so the batch
+1. locks the markets and reads, without locking them, the takers' accounts (round trip 1);
 2. settles every order in memory: funds checks against the accounts read, makers' and fee accounts as stand-ins
    that only collect changes;
 3. locks every account it touched, in key order, and draws the keys of its orders and journal entries (2);
@@ -15,14 +16,14 @@ only known after matching, so the batch
    account may have changed between the read and the lock: a transfer, another market). If one flips, the batch
    is settled again from the locked rows; if that settlement touches an account not locked, the transaction is
    rolled back and the batch placed order by order with order_place;
-5. writes orders, journal entries, postings, trades, the candle, accounts, makers, book levels and the
-   sequence (3), commits, and only then sends each order's feed message, under a sequence of its own.
+5. writes orders, journal entries, postings, trades, candles, accounts, makers, book levels and the
+   sequences (3), commits, and only then sends each order's feed message, under a sequence of its own.
 """
 
 import bisect
 import copy
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
@@ -57,26 +58,36 @@ class _OrderByOrder(Exception):
 
 
 class _NeedAccounts(Exception):
-    """Takers without an account in one of the market's currencies: they get them, then the batch runs again."""
+    """Takers without an account in a currency of their market: they get them, then the batch runs again."""
 
-    def __init__(self, user_ids: set[int]):
-        super().__init__(sorted(user_ids))
-        self.user_ids = user_ids
+    def __init__(self, pairs: set[tuple[int, int]]):
+        super().__init__(sorted(pairs))
+        self.pairs = pairs  # (user, currency)
 
 
 def orders_place_batch(*, market_id: int, placements: Sequence[Placement]) -> list[Order | DomainError]:
-    """Place the orders in one transaction, in their order; return each one's order, or the error it met.
+    """Place the orders of one market in one transaction, in their order; return each one's order, or the error
+    it met. Every order gets what order_place would have given it, placed alone at that moment."""
+    return orders_place_batches({market_id: placements})[market_id]
 
-    Every order gets what order_place would have given it, placed alone at that moment."""
-    if connection.vendor == "postgresql" and len(placements) > 1:  # keys are drawn from PostgreSQL's sequences
+
+def orders_place_batches(batches: Mapping[int, Sequence[Placement]]) -> dict[int, list[Order | DomainError]]:
+    """Place the orders of several markets (market key -> its orders, in order) in one transaction, market by
+    market in key order; return each market's results as orders_place_batch does."""
+    results = {market_id: [] for market_id in batches}
+    batches = {market_id: list(placements) for market_id, placements in sorted(batches.items()) if placements}
+    # Keys are drawn from PostgreSQL's sequences; one order alone is order_place's.
+    if connection.vendor == "postgresql" and sum(map(len, batches.values())) > 1:
         for _ in range(2):
             try:
-                return _place_together(market_id, placements)
+                return results | _place_together(batches)
             except _NeedAccounts as need:
-                _open_accounts(market_id, need.user_ids)
+                _open_accounts(need.pairs)
             except _OrderByOrder:
                 break
-    return [_place_alone(market_id, placement) for placement in placements]
+    for market_id, placements in batches.items():
+        results[market_id] = [_place_alone(market_id, placement) for placement in placements]
+    return results
 
 
 def _place_alone(market_id: int, placement: Placement) -> Order | DomainError:
@@ -86,50 +97,70 @@ def _place_alone(market_id: int, placement: Placement) -> Order | DomainError:
         return error
 
 
-def _open_accounts(market_id: int, user_ids: set[int]) -> None:
-    market = Market.objects.get(pk=market_id)
-    for user_id in sorted(user_ids):
-        for currency_id in (market.base_id, market.quote_id):
-            ledger.account_for(user=User(pk=user_id), currency=Currency(pk=currency_id))
+def _open_accounts(pairs: set[tuple[int, int]]) -> None:
+    for user_id, currency_id in sorted(pairs):
+        ledger.account_for(user=User(pk=user_id), currency=Currency(pk=currency_id))
 
 
 @transaction.atomic(durable=True)
-def _place_together(market_id: int, placements: Sequence[Placement]) -> list[Order | DomainError]:
-    snapshot = _Snapshot.read(market_id, placements)
-    if snapshot.market is None:
-        return [NotFound("There is no such market.", fields={"market": ["No such market."]}) for _ in placements]
-    run = _Batch(snapshot, snapshot.taker_rows)
-    run.settle(placements)
+def _place_together(batches: dict[int, list[Placement]]) -> dict[int, list[Order | DomainError]]:
+    reading = _Reading.read(batches)
+    run = _Run(reading, reading.taker_rows)
+    run.settle(batches)
     if run.placed:
         locked, keys = _lock_accounts_and_draw_keys(run)
         if not run.rebase(locked):
             # Exact now: every account it reads is locked. Copies: rebase needs the locked rows as they were.
-            run = _Batch(snapshot, [copy.copy(row) for row in locked.values()])
-            run.settle(placements)
+            run = _Run(reading, [copy.copy(row) for row in locked.values()])
+            run.settle(batches)
             if not run.rebase(locked):
                 raise _OrderByOrder
         run.write(keys)
-    return run.results(placements)
+    return run.results(batches)
 
 
 @dataclass
 class _Snapshot:
-    """What the batch read under the market lock (round trip 1), kept as rows so it can be settled again."""
+    """What the batch read of one market under its lock (round trip 1), kept as rows so it can be settled again."""
 
     market: Market | None
-    earlier: dict[tuple[int, str], int]  # (user, client order id) -> the order that has it already
     pages: dict[matching.Side, list[list[tuple]]]  # each side's book as read so far, page by page
     open_orders: dict[int, int]  # each taker's open orders in the market
-    taker_rows: list[Account]  # the takers' accounts in the market's currencies, as read (not locked)
+
+
+@dataclass
+class _Reading:
+    """Round trip 1: every market locked and read, in key order; what the batch's takers had before it."""
+
+    snapshots: dict[int, _Snapshot]
+    earlier: dict[tuple[int, str], int]  # (user, client order id) -> the order that has it already
+    taker_rows: list[Account]  # the takers' accounts in the markets' currencies, as read (not locked)
 
     @classmethod
-    def read(cls, market_id: int, placements: Sequence[Placement]) -> "_Snapshot":
-        user_ids = sorted({placement.user_id for placement in placements})
+    def read(cls, batches: dict[int, list[Placement]]) -> "_Reading":
+        placements = [placement for batch in batches.values() for placement in batch]
         client_ids = sorted(
             {(p.user_id, p.request.client_order_id) for p in placements if p.request.client_order_id is not None}
         )
         table = Order._meta.db_table
-        statements: list[Statement] = [(store._market_sql(connection.vendor, "id", True), [market_id])]
+        statements: list[Statement] = []
+        for market_id, batch in batches.items():
+            users = sorted({placement.user_id for placement in batch})
+            statements += [
+                (store._market_sql(connection.vendor, "id", True), [market_id]),
+                batch_statement(market_id, matching.Side.SELL, None, None),
+                batch_statement(market_id, matching.Side.BUY, None, None),
+                (
+                    f"SELECT user_id, COUNT(*) FROM {table} WHERE market_id = %s AND user_id IN "
+                    f"({', '.join(['%s'] * len(users))}) AND status IN ({OPEN_STATUSES_SQL}) GROUP BY user_id",
+                    [market_id, *users],
+                ),
+            ]
+            statements.append(
+                locks.accounts_lock_statement(
+                    currencies_in=store._currencies_of("%s", [market_id]), user_ids=users, fees=False, lock=False
+                )
+            )
         if client_ids:
             pairs = ", ".join(["(%s, %s)"] * len(client_ids))
             statements.append(
@@ -138,30 +169,20 @@ class _Snapshot:
                     [value for pair in client_ids for value in pair],
                 )
             )
-        users = ", ".join(["%s"] * len(user_ids))
-        statements += [
-            batch_statement(market_id, matching.Side.SELL, None, None),
-            batch_statement(market_id, matching.Side.BUY, None, None),
-            (
-                f"SELECT user_id, COUNT(*) FROM {table} WHERE market_id = %s AND user_id IN ({users}) "
-                f"AND status IN ({OPEN_STATUSES_SQL}) GROUP BY user_id",
-                [market_id, *user_ids],
-            ),
-            locks.accounts_lock_statement(
-                currencies_in=store._currencies_of("%s", [market_id]), user_ids=user_ids, fees=False, lock=False
-            ),
-        ]
         results = iter(run_statements(statements))
-        market_rows = next(results)
+        snapshots, taker_rows = {}, {}
+        for market_id in batches:
+            market_rows, asks, bids, open_orders = next(results), next(results), next(results), next(results)
+            snapshots[market_id] = _Snapshot(
+                market=store._market_from_row(market_rows[0]) if market_rows else None,
+                pages={matching.Side.SELL: [asks], matching.Side.BUY: [bids]},
+                open_orders=dict(open_orders),
+            )
+            for account in locks.accounts_from_rows(next(results)):
+                taker_rows.setdefault((account.user_id, account.currency_id), account)
+        taker_rows = list(taker_rows.values())
         earlier = {(user_id, client_id): key for user_id, client_id, key in next(results)} if client_ids else {}
-        asks, bids = next(results), next(results)
-        return cls(
-            market=store._market_from_row(market_rows[0]) if market_rows else None,
-            earlier=earlier,
-            pages={matching.Side.SELL: [asks], matching.Side.BUY: [bids]},
-            open_orders=dict(next(results)),
-            taker_rows=locks.accounts_from_rows(next(results)),
-        )
+        return cls(snapshots=snapshots, earlier=earlier, taker_rows=taker_rows)
 
 
 class _BookSide:
@@ -239,27 +260,28 @@ class _FundsCheck:
     needed: int
 
 
-class _Batch:
-    """One settlement of the whole batch in memory, from a snapshot and a set of account rows."""
+class _Run:
+    """One settlement of the whole batch in memory, every market's, from a reading and a set of account rows.
+    The accounts are shared: an order in one market sees what an earlier one in another did to its owner's funds."""
 
-    def __init__(self, snapshot: _Snapshot, account_rows: list[Account]):
-        market = snapshot.market
-        self.snapshot, self.market = snapshot, market
+    def __init__(self, reading: _Reading, account_rows: list[Account]):
+        self.reading = reading
         self.now = timezone.now()
-        self.resting_rows: dict[int, RestingRow] = {}
-        self.books = {
-            side: _BookSide(market.pk, side, snapshot.pages[side], self.resting_rows) for side in matching.Side
-        }
         self.accounts: dict[tuple, Account] = {}
         self.start: dict[tuple, tuple[int, int]] = {}  # each account's (balance, held) before the batch
         for account in account_rows:
             self._keep(account)
-        self.open_orders = dict(snapshot.open_orders)
-        self.client_ids: dict[tuple[int, str], Order] = {}  # the batch's own orders by client order id
-        self.placed: list[_Placed] = []
-        self.outcomes: list = []  # per placement: _Placed, a DomainError, or ("earlier", order key)
         self.checks: list[_FundsCheck] = []
-        self.by_temporary_key: dict[int, Order] = {}
+        self.client_ids: dict[tuple[int, str], Order] = {}  # the batch's own orders by client order id
+        self.batches = {
+            market_id: _Batch(self, snapshot)
+            for market_id, snapshot in reading.snapshots.items()
+            if snapshot.market is not None
+        }
+
+    @property
+    def placed(self) -> list["_Placed"]:
+        return [placed for batch in self.batches.values() for placed in batch.placed]
 
     def _keep(self, account: Account) -> None:
         key = (account.user_id, account.currency_id)
@@ -274,6 +296,67 @@ class _Batch:
             self._keep(Account(user_id=user_id, currency_id=currency_id, kind=kind, balance=STAND_IN, held=STAND_IN))
         return self.accounts[key]
 
+    def settle(self, batches: dict[int, list[Placement]]) -> None:
+        for market_id, batch in self.batches.items():
+            batch.settle(batches[market_id])
+
+    def rebase(self, locked: dict[tuple, Account]) -> bool:
+        """Move each account's changes onto its locked row. False if a funds decision would differ there, or an
+        account touched is not among those locked."""
+        if not self.accounts.keys() <= locked.keys():
+            return False
+        for check in self.checks:
+            row = locked[check.account]
+            balance, held = self.start[check.account]
+            now_available = check.available + (row.balance - row.held) - (balance - held)
+            if (now_available >= check.needed) != (check.available >= check.needed):
+                return False
+        for key, account in self.accounts.items():
+            row = locked[key]
+            balance, held = self.start[key]
+            account.pk = row.pk
+            account.balance = row.balance + account.balance - balance
+            account.held = row.held + account.held - held
+            if account.user_id is not None and not 0 <= account.held <= account.balance:
+                raise AssertionError(f"account {row.pk} would hold {account.held} of {account.balance}")
+        return True
+
+    def write(self, keys: "_Keys") -> None:
+        """Write the batch in one round trip (two if a second settlement needs more keys than were drawn) and
+        schedule its feed messages."""
+        placed = self.placed
+        keys.draw_more(orders=len(placed), entries=sum(len(one.entries) for one in placed))
+        written = [(batch, batch.statements(keys)) for batch in self.batches.values() if batch.placed]
+        statements = [statement for _, batch_statements in written for statement in batch_statements]
+        statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
+        results = iter(run_statements(statements))
+        for batch, batch_statements in written:
+            batch.written([next(results) for _ in batch_statements])
+
+    def results(self, batches: dict[int, list[Placement]]) -> dict[int, list[Order | DomainError]]:
+        return {
+            market_id: self.batches[market_id].results(placements)
+            if market_id in self.batches
+            else [NotFound("There is no such market.", fields={"market": ["No such market."]}) for _ in placements]
+            for market_id, placements in batches.items()
+        }
+
+
+class _Batch:
+    """One market's part of the run: its book as the batch changes it, and the orders settled in it."""
+
+    def __init__(self, run: _Run, snapshot: _Snapshot):
+        market = snapshot.market
+        self.run, self.snapshot, self.market, self.now = run, snapshot, market, run.now
+        self.resting_rows: dict[int, RestingRow] = {}
+        self.books = {
+            side: _BookSide(market.pk, side, snapshot.pages[side], self.resting_rows) for side in matching.Side
+        }
+        self.open_orders = dict(snapshot.open_orders)
+        self.placed: list[_Placed] = []
+        self.outcomes: list = []  # per placement: _Placed, a DomainError, or ("earlier", order key)
+        self.by_temporary_key: dict[int, Order] = {}
+
     def settle(self, placements: Sequence[Placement]) -> None:
         for placement in placements:
             try:
@@ -282,24 +365,24 @@ class _Batch:
                 self.outcomes.append(error)
 
     def _settle_one(self, placement: Placement):
-        request, user_id = placement.request, placement.user_id
+        request, user_id, run = placement.request, placement.user_id, self.run
         reserve = order_check(market=self.market, request=request)
         client_id = (user_id, request.client_order_id)
         if request.client_order_id is not None:
-            if client_id in self.client_ids:
-                return _replay(self.client_ids[client_id], self.market, request)
-            if client_id in self.snapshot.earlier:
-                return ("earlier", self.snapshot.earlier[client_id])
+            if client_id in run.client_ids:
+                return _replay(run.client_ids[client_id], self.market, request)
+            if client_id in run.reading.earlier:
+                return ("earlier", run.reading.earlier[client_id])
         settlement = _BatchSettlement(
             market=self.market, user=User(pk=user_id), request=request, reserve=reserve, found=None, batch=self
         )
         settlement.resting_rows = self.resting_rows
-        settlement.accounts = self.accounts
+        settlement.accounts = run.accounts
         settlement.now = self.now
         settlement.run()
         placed = self.placed[-1]
         if request.client_order_id is not None:
-            self.client_ids[client_id] = placed.order
+            run.client_ids[client_id] = placed.order
         return placed
 
     def record(self, settlement: "_BatchSettlement", levels, taker: Order, entries, trades, makers) -> None:
@@ -338,33 +421,10 @@ class _Batch:
         touched = {key for key in settlement.touched if key[0] is not None}
         self.placed.append(_Placed(taker, entries, trades, stored, dict(levels), touched))
 
-    def rebase(self, locked: dict[tuple, Account]) -> bool:
-        """Move each account's changes onto its locked row. False if a funds decision would differ there, or an
-        account touched is not among those locked."""
-        if not self.accounts.keys() <= locked.keys():
-            return False
-        for check in self.checks:
-            row = locked[check.account]
-            balance, held = self.start[check.account]
-            now_available = check.available + (row.balance - row.held) - (balance - held)
-            if (now_available >= check.needed) != (check.available >= check.needed):
-                return False
-        for key, account in self.accounts.items():
-            row = locked[key]
-            balance, held = self.start[key]
-            account.pk = row.pk
-            account.balance = row.balance + account.balance - balance
-            account.held = row.held + account.held - held
-            if account.user_id is not None and not 0 <= account.held <= account.balance:
-                raise AssertionError(f"account {row.pk} would hold {account.held} of {account.balance}")
-        return True
-
-    def write(self, keys: "_Keys") -> None:
-        """Write the batch in one round trip (two if a second settlement needs more keys than were drawn) and
-        schedule its feed messages."""
+    def statements(self, keys: "_Keys") -> list[Statement]:
+        """This market's orders, journal entries, postings, trades, candle, makers, sequence and levels, keyed."""
         market, now = self.market, self.now
         orders = [placed.order for placed in self.placed]
-        keys.draw_more(orders=len(orders), entries=sum(len(placed.entries) for placed in self.placed))
         for order in orders:
             order.pk = keys.orders.pop(0)
         trades, postings, journal = [], [], []
@@ -380,14 +440,14 @@ class _Batch:
                     trade.maker_order_id = self.by_temporary_key[trade.maker_order_id].pk
                 trade.entry_id, trade.taker_order_id, trade.created_at = key, placed.order.pk, now
                 trades.append(trade)
+        self.trades = trades
         makers = {maker.pk: maker for placed in self.placed for maker in placed.makers}
-        levels: dict[tuple[str, int], int] = defaultdict(int)
+        self.levels: dict[tuple[str, int], int] = defaultdict(int)
         for placed in self.placed:
             for level, change in placed.levels.items():
-                levels[level] += change
-        start_sequence = market.sequence
-        changes = sum(1 for placed in self.placed if placed.levels)
-        market.sequence += changes
+                self.levels[level] += change
+        self.start_sequence = market.sequence
+        market.sequence += sum(1 for placed in self.placed if placed.levels)
 
         client_ids = any(order.client_order_id is not None for order in orders)
         on_conflict = (
@@ -404,22 +464,25 @@ class _Batch:
                 store.insert_statement(Trade, trades),
                 store.candle_statement(market.pk, minute, prices, volume, quote_volume),
             ]
-        statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
         statements += update_rows_statements(Order, MAKER_FIELDS, makers.values())
-        if levels:
-            statements += [store.sequence_statement(market), *store.level_change_statements(market.pk, levels)]
-        results = run_statements(statements)
+        if self.levels:
+            statements += [store.sequence_statement(market), *store.level_change_statements(market.pk, self.levels)]
+        return statements
+
+    def written(self, results: list[list[tuple]]) -> None:
+        """Check what the statements returned, and schedule the feed messages."""
+        orders = [placed.order for placed in self.placed]
         if len(results[0]) != len(orders):  # a client order id went to an order in another market meanwhile
             raise _OrderByOrder
         for order in orders:
             order._state.adding = False
-        if trades:
-            for trade, (key,) in zip(trades, results[3], strict=True):
+        if self.trades:
+            for trade, (key,) in zip(self.trades, results[3], strict=True):
                 trade.pk = key
-        totals = {(side, price): quantity for side, price, quantity in results[-2]} if levels else {}
+        totals = {(side, price): quantity for side, price, quantity in results[-2]} if self.levels else {}
         if any(quantity < 0 for quantity in totals.values()):
-            raise AssertionError(f"a book level of {market.symbol} would go below zero: {totals}")  # rolls back
-        self._publish(start_sequence, totals)
+            raise AssertionError(f"a book level of {self.market.symbol} would go below zero: {totals}")  # rolls back
+        self._publish(self.start_sequence, totals)
 
     def _publish(self, start_sequence: int, totals: dict[tuple[str, int], int]) -> None:
         """One feed message per order, each under the sequence its change to the book took and with the levels it
@@ -436,7 +499,7 @@ class _Batch:
         for placed, sequence, levels in reversed(messages):
             view = copy.copy(self.market)
             view.sequence = sequence
-            accounts = [self.accounts[key] for key in sorted(placed.accounts, key=lambda key: key[1])]
+            accounts = [self.run.accounts[key] for key in sorted(placed.accounts, key=lambda key: key[1])]
             events.on_commit_publish(
                 market=view,
                 levels=levels,
@@ -473,9 +536,9 @@ class _BatchSettlement(_Settlement):
         return self.batch.books[maker_side(self.request.side)].resting()
 
     def _lock_accounts(self, result: matching.MatchResult) -> int:
-        market, batch, taker_id = self.market, self.batch, self.user.pk
+        market, batch, run, taker_id = self.market, self.batch, self.batch.run, self.user.pk
         currencies = (market.base_id, market.quote_id)
-        missing = {taker_id for currency_id in currencies if (taker_id, currency_id) not in batch.accounts}
+        missing = {(taker_id, currency_id) for currency_id in currencies if (taker_id, currency_id) not in run.accounts}
         if missing:
             raise _NeedAccounts(missing)
         users = {taker_id} | {fill.maker_owner_id for fill in result.fills}
@@ -483,28 +546,27 @@ class _BatchSettlement(_Settlement):
         if result.fills and (market.maker_fee_bps or market.taker_fee_bps):
             self.touched |= {(None, currency_id) for currency_id in currencies}
         for user_id, currency_id in self.touched:
-            batch.account(user_id, currency_id)
+            run.account(user_id, currency_id)
         return batch.open_orders.get(taker_id, 0) if result.resting_quantity else 0
 
     def _check_funds(self, pays: Account) -> None:
         key = (pays.user_id, pays.currency_id)
-        self.batch.checks.append(_FundsCheck(key, pays.available, self.reserve))
+        self.batch.run.checks.append(_FundsCheck(key, pays.available, self.reserve))
         super()._check_funds(pays)
 
     def _write(self, levels, *, taker: Order, entries, trades, makers=()) -> None:
         self.batch.record(self, levels, taker, entries, trades, list(makers))
 
 
-def _lock_accounts_and_draw_keys(batch: _Batch) -> tuple[dict[tuple, Account], "_Keys"]:
-    """Round trip 2: lock the batch's users' accounts in the market's currencies (and the fee accounts, if it
-    touched one) in key order, returned by (user, currency); draw the keys its orders and journal entries need."""
-    market, accounts = batch.market, batch.accounts
-    user_ids = sorted({user_id for user_id, _ in accounts if user_id is not None})
-    fees = any(user_id is None for user_id, _ in accounts)
-    keys = _Keys()
+def _lock_accounts_and_draw_keys(run: _Run) -> tuple[dict[tuple, Account], "_Keys"]:
+    """Round trip 2: lock every account the batch touched (and the fee accounts of its fee currencies) in key
+    order, returned by (user, currency); draw the keys its orders and journal entries need."""
+    pairs = sorted(key for key in run.accounts if key[0] is not None)
+    fee_currency_ids = sorted(currency_id for user_id, currency_id in run.accounts if user_id is None)
+    placed, keys = run.placed, _Keys()
     statements = [
-        locks.accounts_lock_statement(currency_ids=(market.base_id, market.quote_id), user_ids=user_ids, fees=fees),
-        *keys.statements(orders=len(batch.placed), entries=sum(len(placed.entries) for placed in batch.placed)),
+        locks.accounts_pairs_lock_statement(pairs=pairs, fee_currency_ids=fee_currency_ids),
+        *keys.statements(orders=len(placed), entries=sum(len(one.entries) for one in placed)),
     ]
     rows, *drawn = run_statements(statements)
     keys.take(drawn)

@@ -1,11 +1,11 @@
 """Order writers: each market's orders queue in Redis, and one process takes them in batches.
 
-A writer (`manage.py run_order_writer`) serves a share of the markets. It pops what has queued for a market, up
+A writer (`manage.py run_order_writer`) serves a share of the markets. It pops what has queued in any of them, up
 to MAX_BATCH orders, places them in one transaction (markets/batch.py) and, once that has committed, answers each
 submitter. Under load the batch grows by itself: orders arriving while one batch commits make up the next. Few
-round trips and one commit per batch is what lets one market take several times the orders per second that one
-transaction per order allows (bench/place_orders.py measures both), and it ends the lock convoy of many processes
-queueing on one market row.
+round trips and one commit per batch is what lets a market take more orders per second than one transaction per
+order allows (bench/place_orders.py measures both), and it ends the lock convoy of many processes queueing on one
+market row. Taking several markets' orders together is what lets a writer of many quiet markets batch at all.
 
 Correctness never rests on the writer: a batch locks the market row like order_place, so a writer, order_place,
 cancels and the audit's halts can run side by side. order_submit therefore places an order itself, directly,
@@ -24,16 +24,17 @@ import os
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime
 
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 
 from exchange.errors import DomainError
-from markets.batch import Placement, orders_place_batch
+from markets.batch import Placement, orders_place_batches
 from markets.models import Market, Order
 from markets.services import OrderRequest, order_place
 
@@ -78,12 +79,18 @@ def reply_key(request_id: str) -> str:
 _clients: dict[str, redis.Redis] = {}
 
 
+def _client(url: str) -> redis.Redis:
+    # redis-py's default socket timeout (5 s) would cut the waits for answers short: BLPOP waits up to
+    # WAIT_SECONDS, then ANSWER_SECONDS, on the server.
+    return redis.Redis.from_url(url, socket_timeout=WAIT_SECONDS + ANSWER_SECONDS + 5)
+
+
 def _redis() -> redis.Redis | None:
     url = settings.ORDER_WRITER_REDIS_URL
     if not url:
         return None
     if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url)
+        _clients[url] = _client(url)
     return _clients[url]
 
 
@@ -184,10 +191,11 @@ class Writer:
     def __init__(self, *, shard: int = 0, shards: int = 1, stop: threading.Event | None = None):
         self.shard, self.shards = shard, shards
         self.stop = stop or threading.Event()
-        self.client = redis.Redis.from_url(settings.ORDER_WRITER_REDIS_URL)
+        self.client = _client(settings.ORDER_WRITER_REDIS_URL)
         self.market_ids: list[int] = []
         self.marked_at = 0.0
         self.batches = self.orders = 0
+        self._take = self.client.register_script(TAKE_SCRIPT)
 
     def run(self) -> None:
         log.info("order writer %s/%s starting (pid %s)", self.shard, self.shards, os.getpid())
@@ -199,8 +207,8 @@ class Writer:
                         self._serve_once()
                     else:
                         self.stop.wait(0.5)
-                except (redis.RedisError, DatabaseError):  # its marks lapse meanwhile: orders are placed directly
-                    log.exception("order writer %s/%s: Redis or the database failed; trying again", self.shard, self.shards)
+                except Exception:  # Redis or the database went away, say: its marks lapse, orders are placed directly
+                    log.exception("order writer %s/%s failed; trying again", self.shard, self.shards)
                     self.marked_at = 0.0
                     self.stop.wait(1.0)
         finally:
@@ -233,26 +241,57 @@ class Writer:
         if popped is None:
             return
         key, first = popped
-        messages = [first, *(self.client.lpop(key, MAX_BATCH - 1) or [])]
-        market_id = int(key.rsplit(b":", 1)[1])
-        self.serve(market_id, [json.loads(message) for message in messages])
+        # What else has queued in any of its markets, up to MAX_BATCH in all: a writer serving many quiet markets
+        # batches them together.
+        keys.remove(key.decode())
+        rest = self._take(keys=[key, *keys], args=[MAX_BATCH - 1])
+        messages: dict[int, list[dict]] = defaultdict(list)
+        for queue, message in [(key, first), *zip(rest[::2], rest[1::2])]:
+            messages[int(queue.rsplit(b":", 1)[1])].append(json.loads(message))
+        self.serve(messages)
 
-    def serve(self, market_id: int, messages: list[dict]) -> None:
-        """Place one batch and answer each of its submitters (after the commit)."""
-        placements = [Placement(user_id=m["user_id"], request=OrderRequest(**m["request"])) for m in messages]
+    def serve(self, messages: dict[int, list[dict]]) -> None:
+        """Place one batch (market key -> its queued orders) and answer each submitter (after the commit)."""
+        batches = {
+            market_id: [Placement(user_id=m["user_id"], request=OrderRequest(**m["request"])) for m in queued]
+            for market_id, queued in messages.items()
+        }
         close_old_connections()
         try:
-            results = orders_place_batch(market_id=market_id, placements=placements)
+            results = orders_place_batches(batches)
         except Exception:  # nothing of the batch was written: give each order its own chance
-            log.exception("an order batch of market %s failed; placing its orders one by one", market_id)
-            results = [_place_alone_or_unavailable(market_id, placement) for placement in placements]
+            log.exception("an order batch of markets %s failed; placing its orders one by one", sorted(batches))
+            results = {
+                market_id: [_place_alone_or_unavailable(market_id, placement) for placement in placements]
+                for market_id, placements in batches.items()
+            }
         self.batches += 1
-        self.orders += len(placements)
+        self.orders += sum(map(len, batches.values()))
         with self.client.pipeline(transaction=False) as pipe:
-            for message, result in zip(messages, results, strict=True):
-                pipe.rpush(reply_key(message["id"]), _encode_result(result))
-                pipe.expire(reply_key(message["id"]), REPLY_TTL)
+            for market_id, queued in messages.items():
+                for message, result in zip(queued, results[market_id], strict=True):
+                    pipe.rpush(reply_key(message["id"]), _encode_result(result))
+                    pipe.expire(reply_key(message["id"]), REPLY_TTL)
             pipe.execute()
+
+
+# Pop up to ARGV[1] orders from the queues KEYS, in their order; return queue, order, queue, order, ...
+TAKE_SCRIPT = """
+local budget = tonumber(ARGV[1])
+local taken = {}
+for _, key in ipairs(KEYS) do
+    if budget <= 0 then break end
+    local orders = redis.call('LPOP', key, budget)
+    if orders then
+        for _, order in ipairs(orders) do
+            taken[#taken + 1] = key
+            taken[#taken + 1] = order
+        end
+        budget = budget - #orders
+    end
+end
+return taken
+"""
 
 
 def _place_alone_or_unavailable(market_id: int, placement: Placement) -> Order | DomainError:

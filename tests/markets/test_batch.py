@@ -169,6 +169,66 @@ def test_a_batch_places_every_order_as_order_place_would(twins, people, seed, mo
     assert_audit_passes()
 
 
+@pytest.fixture
+def twin_pairs(alice):
+    """Two pairs of markets sharing a quote currency, alike in every way but their currencies: (batched markets,
+    their one-by-one twins), each in key order."""
+    pairs = []
+    for bases, quote_code in ((("GOLD", "PLAT"), "BUCK"), (("SILV", "COPR"), "DOLR")):
+        quote = make_currency(alice, quote_code, decimals=2)
+        pairs.append(
+            [
+                markets.market_create(user=alice, base=make_currency(alice, code, decimals=3), quote=quote, **FEES)
+                for code in bases
+            ]
+        )
+    return pairs
+
+
+def test_a_batch_of_several_markets_places_every_order_as_order_place_would(twin_pairs, monkeypatch):
+    """The markets' orders share their owners' quote funds: an order in one market sees what an earlier one in
+    the other did to them."""
+    batched, alone = twin_pairs
+    people = [make_user(f"trader{n}") for n in range(5)]
+    for index, user in enumerate(people):
+        for market in (*batched, *alone):
+            fund(user, market.base, 50_000 if index < 3 else 1_500)
+        for quote in (batched[0].quote, alone[0].quote):
+            fund(user, quote, 2_000_000 if index < 3 else 30_000)
+    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    rng = random.Random(7)
+    serial = 0
+    for _ in range(20):
+        sizes = [rng.choice([0, 1, 3, 8, 20]) for _ in batched]
+        sizes[0] = max(sizes[0], 2 - sizes[1])  # one order alone is order_place's, not the batch's
+        placements = {}
+        for market, size in zip(batched, sizes, strict=True):
+            placements[market.pk] = []
+            for _ in range(size):
+                serial += 1
+                placements[market.pk].append(Placement(rng.choice(people).pk, random_request(rng, serial)))
+        results = batches.orders_place_batches(placements)
+        expected = {}
+        for market, twin_market in zip(batched, alone, strict=True):  # market by market, as the batch does
+            expected[market.pk] = []
+            for placement in placements[market.pk]:
+                try:
+                    expected[market.pk].append(
+                        markets.order_place(
+                            user=User(pk=placement.user_id), market_id=twin_market.pk, request=twin(placement.request)
+                        )
+                    )
+                except DomainError as error:
+                    expected[market.pk].append(error)
+        for market, twin_market in zip(batched, alone, strict=True):
+            got = results[market.pk]
+            assert [outcome(result) for result in got] == [outcome(final(result)) for result in got]
+            assert [outcome(result) for result in got] == [outcome(final(result)) for result in expected[market.pk]]
+            assert state(market, people) == state(twin_market, people)
+    assert Trade.objects.filter(market__in=batched).count() > 50
+    assert_audit_passes()
+
+
 def drain_before_the_lock(monkeypatch, **transfer):
     """Between the batch's unlocked read of its takers' accounts and its lock of them, commit a transfer from
     another connection: a funds decision the batch made on the read no longer holds on the locked row."""

@@ -19,7 +19,7 @@ from markets.services import OrderRequest
 from markets.writer import OrderStatusUnknown, Writer, alive_key, order_submit, queue_key
 from tests.api.conftest import Bot
 from tests.concurrency import run_together
-from tests.conftest import fund, make_user
+from tests.conftest import fund, make_currency, make_user
 from tests.helpers import assert_audit_passes, exchange_state
 from tests.markets.conftest import account
 
@@ -72,10 +72,17 @@ def submit(user, market, side, quantity, price, **options) -> Order:
     return order_submit(user=user, market_id=market.pk, request=request)
 
 
-def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buck):
+def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buck, alice, bob, client):
+    """Two markets sharing the quote currency: batches take orders of both."""
+    plat = markets.market_create(user=alice, base=make_currency(bob, "PLAT", decimals=3), quote=gold_buck.quote)
+    deadline = time.monotonic() + 10
+    while not client.exists(alive_key(plat.pk)):  # the writer finds new markets within a second
+        assert time.monotonic() < deadline, "the writer did not take up the new market"
+        time.sleep(0.05)
     people = [make_user(f"trader{n}") for n in range(8)]
     for person in people:
-        fund(person, gold_buck.base, 100_000)
+        for market in (gold_buck, plat):
+            fund(person, market.base, 100_000)
         fund(person, gold_buck.quote, 10_000_000)
 
     def trade(index: int):
@@ -83,7 +90,8 @@ def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buc
         for n in range(15):
             side = "buy" if (index + n) % 2 else "sell"
             price = 2_000 + ((index * 7 + n * 3) % 9 - 4) * 10
-            placed.append(submit(people[index], gold_buck, side, 100 * (1 + n % 3), price, client_order_id=f"o{n}"))
+            market = (gold_buck, plat)[(index + n // 2) % 2]
+            placed.append(submit(people[index], market, side, 100 * (1 + n % 3), price, client_order_id=f"o{n}"))
         return placed
 
     results = run_together([lambda index=index: trade(index) for index in range(len(people))])
@@ -97,7 +105,7 @@ def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buc
             assert (order.side, order.price, order.quantity) == (stored.side, stored.price, stored.quantity)
             assert order.filled_quantity <= stored.filled_quantity  # later batches may have filled it further
     assert Order.objects.count() == 8 * 15
-    assert Trade.objects.exists()
+    assert set(Trade.objects.values_list("market_id", flat=True)) == {gold_buck.pk, plat.pk}
     assert_audit_passes()
 
 
@@ -126,8 +134,8 @@ def test_with_no_writer_an_order_is_placed_directly(gold_buck, traders, monkeypa
     assert account(traders[0], gold_buck.quote).held == 2_000
 
 
-def test_an_order_no_writer_takes_is_taken_back_and_placed_once(gold_buck, traders, client, monkeypatch):
-    monkeypatch.setattr(writers, "WAIT_SECONDS", 0.3)
+def test_an_order_no_writer_takes_is_taken_back_and_placed_once(gold_buck, traders, client):
+    """After the whole WAIT_SECONDS (redis-py's default socket timeout, as long, once cut this wait short)."""
     client.set(alive_key(gold_buck.pk), "a writer that hangs", ex=30)
     order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
     assert client.llen(queue_key(gold_buck.pk)) == 0
@@ -151,10 +159,10 @@ def test_an_order_a_writer_takes_and_never_answers_has_an_unknown_status(gold_bu
 
 
 def test_a_batch_that_fails_is_placed_order_by_order(running_writer, gold_buck, traders, monkeypatch):
-    def broken(**kwargs):
+    def broken(batches):
         raise RuntimeError("a bug in the batch")
 
-    monkeypatch.setattr(writers, "orders_place_batch", broken)
+    monkeypatch.setattr(writers, "orders_place_batches", broken)
     order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
     assert Order.objects.get().pk == order.pk
     assert_audit_passes()
