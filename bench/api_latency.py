@@ -1,6 +1,6 @@
 """REST end to end: orders per second and p50/p99 latency of POST /api/v1/orders with signed API keys.
 
-    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--writers 2]
+    .venv/bin/python bench/api_latency.py [--seconds 5] [--clients 8] [--workers 1,2] [--writers 1]
         [--database bench_rest] [--root PATH] [--json]
 
 The database is dropped and created afresh: one market per server configuration (so each starts with an empty
@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker processes, one run each")
-    parser.add_argument("--writers", type=int, default=2, help="order writers for the writer rows (0: none)")
+    parser.add_argument("--writers", type=int, default=1, help="order writers for the writer rows (0: none)")
     parser.add_argument("--database", default="bench_rest")
     parser.add_argument("--root", default=str(common.ROOT), help="the checkout to serve (default: this one)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")

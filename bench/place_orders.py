@@ -1,6 +1,6 @@
 """Orders per second of the place-order service on PostgreSQL, beside PostgreSQL's own row-locking ceiling.
 
-    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--traders 16] [--writers 2]
+    .venv/bin/python bench/place_orders.py [--seconds 5] [--workers 1,2,4,8] [--traders 16] [--writers 1]
         [--database bench] [--json]
 
 (1) The ceiling: pgbench running what one settlement must at least do — lock one market row, lock two account
@@ -61,7 +61,7 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
 
 
 def service_label(row: dict) -> str:
-    service = f"order_submit, {row['writers']} writers" if row.get("writers") else "order_place"
+    service = f"order_submit, {row['writers']} writer(s)" if row.get("writers") else "order_place"
     return f"(2) {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--traders", type=int, default=16, help="users placing the orders, shared by all markets")
     parser.add_argument("--database", default="bench")
-    parser.add_argument("--writers", type=int, default=2, help="order writer processes for the writer rows (0: none)")
+    parser.add_argument("--writers", type=int, default=1, help="order writer processes for the writer rows (0: none)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     args = parser.parse_args()
     result = measure(

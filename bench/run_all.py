@@ -3,10 +3,10 @@
     .venv/bin/python bench/run_all.py [--seconds 5] [--quick] [--only 1,2,3,4,5] [--prefix bench]
 
 (1) pgbench settlement ceiling and (2) order_place, 1 and 8 markets × 1/2/4/8 workers, and the same through
-two order writers (order_submit) (bench/place_orders.py);
-(3) REST POST /api/v1/orders with signed keys, uvicorn with 1 and 2 processes, without and with two order
-writers, 8 clients from two other processes (bench/api_latency.py); (4) the feed with 1, 100 and 1,000 subscribers on one uvicorn process, and
-1,000 on two (bench/feed_latency.py, passed through as it prints);
+one order writer (order_submit; a second writer only competes for the same two cores) (bench/place_orders.py);
+(3) REST POST /api/v1/orders with signed keys, uvicorn with 1 and 2 processes, without and with an order
+writer, 8 clients from two other processes (bench/api_latency.py); (4) the feed with 1, 100 and 1,000
+subscribers on one uvicorn process, and 1,000 on two (bench/feed_latency.py, passed through as it prints);
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
 and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once).
 
@@ -139,7 +139,7 @@ def print_table(state: dict, end_load: str, seconds: float, took: float, results
               f"{'traded':>8}{'errors':>8}{'CPU ms':>8}")
         for row in results["place"]["service"]:
             ratio = row["orders_per_s"] / ceiling[row["workers"]]
-            service = f"order_submit, {row['writers']} writers" if row.get("writers") else "order_place"
+            service = f"order_submit, {row['writers']} writer(s)" if row.get("writers") else "order_place"
             label = f"    {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
             print(f"{label:<40}{row['workers']:>8}{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
                   f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}{row['cpu_ms']:>8.2f}")
@@ -155,7 +155,7 @@ def print_table(state: dict, end_load: str, seconds: float, took: float, results
         for row in results["rest"]:
             reference = ceiling.get(row["clients"]) or (ceiling[max(ceiling)] if ceiling else None)
             ratio = row["orders_per_s"] / reference if reference else float("nan")
-            via = f", {row['writers']} writers" if row.get("writers") else ""
+            via = f", {row['writers']} writer(s)" if row.get("writers") else ""
             label = f"    {row['clients']} clients{via}"
             print(f"{label:<40}{row['workers']:>7}p{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
                   f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{sum(row['errors'].values()):>8}"

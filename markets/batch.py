@@ -322,16 +322,51 @@ class _Run:
         return True
 
     def write(self, keys: "_Keys") -> None:
-        """Write the batch in one round trip (two if a second settlement needs more keys than were drawn) and
-        schedule its feed messages."""
+        """Write the batch in one round trip (two if a second settlement needs more keys than were drawn), every
+        market's rows in the same statements, and schedule its feed messages."""
         placed = self.placed
         keys.draw_more(orders=len(placed), entries=sum(len(one.entries) for one in placed))
-        written = [(batch, batch.statements(keys)) for batch in self.batches.values() if batch.placed]
-        statements = [statement for _, batch_statements in written for statement in batch_statements]
+        batches = [batch for batch in self.batches.values() if batch.placed]
+        for batch in batches:
+            batch.prepare(keys)
+        orders = [order for batch in batches for order in batch.orders]
+        trades = [trade for batch in batches for trade in batch.trades]
+        levels = {(batch.market.pk, *level): change for batch in batches for level, change in batch.levels.items()}
+        on_conflict = (
+            " ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING"
+            if any(order.client_order_id is not None for order in orders)
+            else ""
+        )
+        statements = [store.insert_statement(Order, orders, keyed=True, on_conflict=on_conflict)]
+        if trades:
+            journal = [entry for batch in batches for entry in batch.journal]
+            postings = [posting for batch in batches for posting in batch.postings]
+            statements += [
+                store.insert_statement(Trade, trades),
+                store.insert_statement(JournalEntry, journal, returning=False, keyed=True),
+                store.insert_statement(Posting, postings, returning=False),
+                *(batch.candle_statement() for batch in batches if batch.trades),
+            ]
         statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
-        results = iter(run_statements(statements))
-        for batch, batch_statements in written:
-            batch.written([next(results) for _ in batch_statements])
+        statements += update_rows_statements(Order, MAKER_FIELDS, [m for batch in batches for m in batch.makers])
+        if levels:
+            changed = [batch.market for batch in batches if batch.levels]
+            statements += [
+                *update_rows_statements(Market, ["sequence"], changed),
+                *store.levels_change_statements(levels),
+            ]
+        results = run_statements(statements)
+        if len(results[0]) != len(orders):  # a client order id went to an order in another market meanwhile
+            raise _OrderByOrder
+        for trade, (key,) in zip(trades, results[1] if trades else [], strict=True):
+            trade.pk = key
+        totals = defaultdict(dict)
+        for market_id, side, price, quantity in results[-2] if levels else []:
+            if quantity < 0:
+                raise AssertionError(f"a book level of market {market_id} would go below zero")  # rolls back
+            totals[market_id][side, price] = quantity
+        for batch in batches:
+            batch.written(totals[batch.market.pk])
 
     def results(self, batches: dict[int, list[Placement]]) -> dict[int, list[Order | DomainError]]:
         return {
@@ -421,67 +456,44 @@ class _Batch:
         touched = {key for key in settlement.touched if key[0] is not None}
         self.placed.append(_Placed(taker, entries, trades, stored, dict(levels), touched))
 
-    def statements(self, keys: "_Keys") -> list[Statement]:
-        """This market's orders, journal entries, postings, trades, candle, makers, sequence and levels, keyed."""
-        market, now = self.market, self.now
-        orders = [placed.order for placed in self.placed]
-        for order in orders:
+    def prepare(self, keys: "_Keys") -> None:
+        """Key this market's orders, journal entries and trades, and gather what the run writes of it."""
+        now = self.now
+        self.orders = [placed.order for placed in self.placed]
+        for order in self.orders:
             order.pk = keys.orders.pop(0)
-        trades, postings, journal = [], [], []
+        self.trades, self.postings, self.journal = [], [], []
         for placed in self.placed:
             placed_entry_keys = [keys.entries.pop(0) for _ in placed.entries]
-            journal += [JournalEntry(pk=key, kind=JournalEntry.Kind.TRADE, created_at=now) for key in placed_entry_keys]
+            self.journal += [
+                JournalEntry(pk=key, kind=JournalEntry.Kind.TRADE, created_at=now) for key in placed_entry_keys
+            ]
             for key, legs in zip(placed_entry_keys, placed.entries, strict=True):
-                postings += [
+                self.postings += [
                     Posting(entry_id=key, account_id=account.pk, amount=amount) for account, amount in legs if amount
                 ]
             for trade, key in zip(placed.trades, placed_entry_keys, strict=True):
                 if trade.maker_order_id < 0:
                     trade.maker_order_id = self.by_temporary_key[trade.maker_order_id].pk
                 trade.entry_id, trade.taker_order_id, trade.created_at = key, placed.order.pk, now
-                trades.append(trade)
-        self.trades = trades
-        makers = {maker.pk: maker for placed in self.placed for maker in placed.makers}
+                self.trades.append(trade)
+        self.makers = list({maker.pk: maker for placed in self.placed for maker in placed.makers}.values())
         self.levels: dict[tuple[str, int], int] = defaultdict(int)
         for placed in self.placed:
             for level, change in placed.levels.items():
                 self.levels[level] += change
-        self.start_sequence = market.sequence
-        market.sequence += sum(1 for placed in self.placed if placed.levels)
+        self.start_sequence = self.market.sequence
+        self.market.sequence += sum(1 for placed in self.placed if placed.levels)
 
-        client_ids = any(order.client_order_id is not None for order in orders)
-        on_conflict = (
-            " ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING" if client_ids else ""
-        )
-        statements = [store.insert_statement(Order, orders, keyed=True, on_conflict=on_conflict)]
-        if trades:
-            minute = now.replace(second=0, microsecond=0)
-            prices = [trade.price for trade in trades]
-            volume, quote_volume = sum(t.quantity for t in trades), sum(t.quote_amount for t in trades)
-            statements += [
-                store.insert_statement(JournalEntry, journal, returning=False, keyed=True),
-                store.insert_statement(Posting, postings, returning=False),
-                store.insert_statement(Trade, trades),
-                store.candle_statement(market.pk, minute, prices, volume, quote_volume),
-            ]
-        statements += update_rows_statements(Order, MAKER_FIELDS, makers.values())
-        if self.levels:
-            statements += [store.sequence_statement(market), *store.level_change_statements(market.pk, self.levels)]
-        return statements
+    def candle_statement(self) -> Statement:
+        minute = self.now.replace(second=0, microsecond=0)
+        volume, quote_volume = sum(t.quantity for t in self.trades), sum(t.quote_amount for t in self.trades)
+        return store.candle_statement(self.market.pk, minute, [t.price for t in self.trades], volume, quote_volume)
 
-    def written(self, results: list[list[tuple]]) -> None:
-        """Check what the statements returned, and schedule the feed messages."""
-        orders = [placed.order for placed in self.placed]
-        if len(results[0]) != len(orders):  # a client order id went to an order in another market meanwhile
-            raise _OrderByOrder
-        for order in orders:
+    def written(self, totals: dict[tuple[str, int], int]) -> None:
+        """Once its rows are written: schedule the feed messages (`totals`: each changed level's new quantity)."""
+        for order in self.orders:
             order._state.adding = False
-        if self.trades:
-            for trade, (key,) in zip(self.trades, results[3], strict=True):
-                trade.pk = key
-        totals = {(side, price): quantity for side, price, quantity in results[-2]} if self.levels else {}
-        if any(quantity < 0 for quantity in totals.values()):
-            raise AssertionError(f"a book level of {self.market.symbol} would go below zero: {totals}")  # rolls back
         self._publish(self.start_sequence, totals)
 
     def _publish(self, start_sequence: int, totals: dict[tuple[str, int], int]) -> None:

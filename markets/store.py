@@ -219,21 +219,29 @@ def sequence_statement(market: Market) -> Statement:
 
 
 def level_change_statements(market_id: int, deltas: dict[tuple[str, int], int]) -> list[Statement]:
-    """Add each change to its level's open quantity, RETURNING every changed level's new total; then delete the
-    levels left empty. `deltas` holds one change per (side, price)."""
+    """Add each change to its level's open quantity, RETURNING every changed level's (side, price, new total);
+    then delete the levels left empty. `deltas` holds one change per (side, price)."""
+    changes = {(market_id, side, price): change for (side, price), change in deltas.items()}
+    return levels_change_statements(changes, returning="side, price, quantity")
+
+
+def levels_change_statements(
+    changes: dict[tuple[int, str, int], int], *, returning: str = "market_id, side, price, quantity"
+) -> list[Statement]:
+    """level_change_statements for levels of several markets, keyed (market, side, price)."""
     table = BookLevel._meta.db_table
-    levels = sorted(deltas)
+    levels = sorted(changes)
     rows = ", ".join(["(%s, %s, %s, %s)"] * len(levels))
     upsert = (
         f"INSERT INTO {table} (market_id, side, price, quantity) VALUES {rows} "
         f"ON CONFLICT (market_id, side, price) DO UPDATE SET quantity = {table}.quantity + excluded.quantity "
-        f"RETURNING side, price, quantity"
+        f"RETURNING {returning}"
     )
-    pairs = ", ".join(["(%s, %s)"] * len(levels))
-    delete = f"DELETE FROM {table} WHERE market_id = %s AND quantity = 0 AND (side, price) IN ({pairs})"
+    triples = ", ".join(["(%s, %s, %s)"] * len(levels))
+    delete = f"DELETE FROM {table} WHERE quantity = 0 AND (market_id, side, price) IN ({triples})"
     return [
-        (upsert, [value for side, price in levels for value in (market_id, side, price, deltas[side, price])]),
-        (delete, [market_id, *(value for level in levels for value in level)]),
+        (upsert, [value for level in levels for value in (*level, changes[level])]),
+        (delete, [value for level in levels for value in level]),
     ]
 
 
