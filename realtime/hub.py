@@ -251,9 +251,11 @@ class Hub:
                 log.exception("the feed hub could not hand on %s", message.get("type"))
 
     def _dispatch(self, message: dict) -> None:
-        if message["type"] != "feed.update":
-            return
-        payload = message["payload"]
+        if message["type"] == "feed.updates":
+            for payload in message["payloads"]:  # in commit order
+                self._hand_on(payload)
+
+    def _hand_on(self, payload: dict) -> None:
         if payload["book"]:  # no level changed means no new sequence: nothing public to say
             stream = self.markets.get(payload["market"])
             if stream is not None:

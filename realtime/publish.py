@@ -1,7 +1,8 @@
 """Send committed market updates through the channel layer, so every ASGI process's subscribers hear them.
 
-One committed change is one message to the group `feed`, which every process's hub joins while it has
-subscribers (realtime/hub.py). The hub hands the public part (the changed levels and the trades under the new book
+Committed changes go to the group `feed`, which every process's hub joins while it has subscribers
+(realtime/hub.py): with Redis, everything this process committed since its last send is one message, so an order
+writer's batch of 64 orders is one PUBLISH, not 64. The hub hands the public part (the changed levels and the trades under the new book
 sequence) to that market's followers, a notice to the all-markets `tickers` followers, and each user's own orders,
 fills and balances (`private_parts`) only to that user's connections, so a private subscriber never receives, and
 never has to filter out, anyone else's. One message however many users a change touched: each `group_send` costs
@@ -9,7 +10,7 @@ the publishing process CPU (with Redis, one PUBLISH), and a group per market, pe
 five or six per order.
 
 `group_send` only hands the message to the layer (fire and forget): a slow or stuck subscriber never holds up the
-order that caused it. With the Redis layer the caller does not even wait for Redis: the message goes to this
+order that caused it. With the Redis layer the caller does not even wait for Redis: the update goes to this
 process's background sender (realtime/sender.py), which sends in order. A hub that misses an update sees the gap
 in the sequence, and its subscribers resynchronise (realtime/consumers.py).
 """
@@ -35,24 +36,24 @@ def publish_market_update(payload: dict) -> None:
     if isinstance(layer, InMemoryChannelLayer):
         # Its queues belong to the caller's event loop (tests, `make run`): send from here.
         try:
-            async_to_sync(_send_all)(layer, _messages(payload))
+            async_to_sync(layer.group_send)(FEED_GROUP, feed_message([payload]))
         except Exception:  # the money moved already; a feed hiccup must not turn it into an error
             log.exception("publishing the update of %s failed", payload["market"])
         return
-    sender.put(_messages(payload))
+    sender.put(payload)
 
 
-async def _send_batches(batches: list[list[tuple[str, dict]]]) -> None:
-    layer = get_channel_layer()
-    for messages in batches:
-        await _send_all(layer, messages)
+async def _send_queued(payloads: list[dict]) -> None:
+    """What committed since the last send, in commit order, as one message: one PUBLISH however many orders an
+    order writer's batch (or a busy process) committed."""
+    await get_channel_layer().group_send(FEED_GROUP, feed_message(payloads))
 
 
-sender = BackgroundSender(_send_batches)
+sender = BackgroundSender(_send_queued)
 
 
-def _messages(payload: dict) -> list[tuple[str, dict]]:
-    return [(FEED_GROUP, {"type": "feed.update", "payload": payload})]
+def feed_message(payloads: list[dict]) -> dict:
+    return {"type": "feed.updates", "payloads": payloads}
 
 
 def private_parts(payload: dict) -> dict[int, dict]:
@@ -63,8 +64,3 @@ def private_parts(payload: dict) -> dict[int, dict]:
             item = dict(item)
             parts[item.pop("user_id")][kind].append(item)
     return dict(parts)
-
-
-async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
-    for group, message in messages:
-        await layer.group_send(group, message)

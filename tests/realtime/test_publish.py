@@ -1,7 +1,10 @@
-"""One committed update: one message to every process; the hub hands public parts on, private parts to owners only."""
+"""Committed updates: one message to every process; the hub hands public parts on, private parts to owners only."""
 
+from asgiref.sync import async_to_sync
+
+from realtime import publish
 from realtime.hub import Hub, PrivateUpdate, TickerNotice
-from realtime.publish import _messages, private_parts
+from realtime.publish import feed_message, private_parts
 
 PAYLOAD = {
     "market": "GOLD-BUCK",
@@ -22,8 +25,19 @@ class Follower:
         self.items.append(item)
 
 
-def test_one_committed_change_is_one_message_to_every_process():
-    assert _messages(PAYLOAD) == [("feed", {"type": "feed.update", "payload": PAYLOAD})]
+class Layer:
+    def __init__(self):
+        self.sent = []
+
+    async def group_send(self, group, message):
+        self.sent.append((group, message))
+
+
+def test_what_committed_since_the_last_send_is_one_message_to_every_process(monkeypatch):
+    layer, later = Layer(), {**PAYLOAD, "sequence": 8}
+    monkeypatch.setattr(publish, "get_channel_layer", lambda: layer)
+    async_to_sync(publish._send_queued)([PAYLOAD, later])
+    assert layer.sent == [("feed", {"type": "feed.updates", "payloads": [PAYLOAD, later]})]
 
 
 def test_each_user_gets_only_its_own_part_without_user_ids():
@@ -45,10 +59,10 @@ def test_the_hub_hands_the_private_part_to_its_user_and_the_notice_to_tickers_fo
     hub.ticker_followers.add(tickers)
     hub.user_followers = {1: {user_1}, 3: {user_3}}
 
-    hub._dispatch({"type": "feed.update", "payload": PAYLOAD})
+    hub._dispatch(feed_message([PAYLOAD, {**PAYLOAD, "sequence": 8}]))
 
-    assert tickers.items == [TickerNotice("GOLD-BUCK", 7)]
-    assert user_1.items == [PrivateUpdate(private_parts(PAYLOAD)[1])]
+    assert tickers.items == [TickerNotice("GOLD-BUCK", 7), TickerNotice("GOLD-BUCK", 8)]
+    assert user_1.items == [PrivateUpdate(private_parts(PAYLOAD)[1])] * 2
     assert user_3.items == []  # user 3 took no part in it
 
 
@@ -59,7 +73,7 @@ def test_a_change_that_left_the_book_alone_is_private_only():
     hub.user_followers = {2: {user_2}}
     quiet = {**PAYLOAD, "book": [], "trades": [], "fills": [], "balances": []}
 
-    hub._dispatch({"type": "feed.update", "payload": quiet})
+    hub._dispatch(feed_message([quiet]))
 
     assert tickers.items == []
     assert [item.part["orders"] for item in user_2.items] == [[{"id": 9, "status": "partially_filled"}]]
