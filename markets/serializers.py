@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.cached import FieldsBuiltOnce
 from api.fields import DECIMAL_SCHEMA, AmountField, DecimalStringField
 from api.strict import RequestSerializer
 from markets.models import Market, Order, Trade
@@ -95,7 +96,7 @@ class CandleSerializer(serializers.Serializer):
     volume = serializers.CharField()
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # every placed order answers with one
     market = serializers.CharField(source="market.symbol")
     price = AmountField(currency="market.quote")
     quantity = AmountField(currency="market.base")

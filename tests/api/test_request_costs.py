@@ -1,5 +1,5 @@
 """What a signed API request costs besides its view: one key query, one shared Redis client, one cache read and
-one cache write for all its throttles."""
+one cache write for all its throttles; the order it answers with, serializer fields built once."""
 
 import os
 from unittest import mock
@@ -11,6 +11,10 @@ from django.utils import timezone
 from api.authentication import key_with_user
 from api.models import ApiKey
 from exchange.cache import RedisCache
+from markets import services as markets
+from markets.serializers import OrderSerializer
+from tests.conftest import fund, make_currency
+from tests.markets.conftest import place
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +55,18 @@ def test_every_redis_cache_of_the_process_uses_one_client():
     assert first._cache.get_client(write=True) is second._cache.get_client(write=True)
     first.set("request-costs", 1, 5)
     assert second.get("request-costs") == 1
+
+
+def test_order_fields_built_once_serve_each_order_its_own_values(carol, funded, alice):
+    """The serializer's fields are built once per class; each instance must still bind copies of its own."""
+    plat = markets.market_create(user=alice, base=make_currency(alice, "PLAT", decimals=1), quote=funded.quote)
+    fund(carol, plat.base, 1_000)
+    first = place(carol, funded, "buy", quantity=1_000, price=2_500)
+    second = place(carol, plat, "sell", quantity=30, price=1_000)
+    shown = [OrderSerializer(order).data for order in (first, second, first)]
+    assert [(row["market"], row["quantity"], row["price"]) for row in shown] == [
+        ("GOLD-BUCK", "1.000", "25.00"),
+        ("PLAT-BUCK", "3.0", "10.00"),
+        ("GOLD-BUCK", "1.000", "25.00"),
+    ]
+    assert "_fields_template" in OrderSerializer.__dict__
