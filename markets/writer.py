@@ -44,6 +44,7 @@ MAX_BATCH = 64
 WAIT_SECONDS = 5.0  # for a writer to take an order off the queue
 ANSWER_SECONDS = 30.0  # for the answer once it has: a batch commits in milliseconds; this is a writer that died
 ALIVE_SECONDS = 3  # a writer renews its markets' marks every second; a mark this old means it is gone
+DRAIN_SECONDS = 1.5  # a stopping writer serves this long after taking its marks away (submitters cache them 1 s)
 REPLY_TTL = 60
 ORDER_FIELDS = [field.attname for field in Order._meta.concrete_fields]
 DATETIMES = {"created_at", "updated_at"}
@@ -212,9 +213,17 @@ class Writer:
                     self.marked_at = 0.0
                     self.stop.wait(1.0)
         finally:
-            with contextlib.suppress(redis.RedisError):
-                if self.market_ids:
-                    self.client.delete(*(alive_key(market_id) for market_id in self.market_ids))
+            self._drain()
+
+    def _drain(self) -> None:
+        """Take the marks away, then serve what submitters queued while they still saw them (they cache a mark
+        for a second), so stopping a writer delays no order by WAIT_SECONDS."""
+        with contextlib.suppress(redis.RedisError):
+            if self.market_ids:
+                self.client.delete(*(alive_key(market_id) for market_id in self.market_ids))
+            until = time.monotonic() + DRAIN_SECONDS
+            while self.market_ids and time.monotonic() < until:
+                self._serve_once(timeout=0.1)
 
     def _mark_alive(self) -> None:
         """Once a second: find this writer's markets (new ones included) and renew their marks."""
@@ -233,11 +242,11 @@ class Writer:
             pipe.execute()
         self.marked_at = now
 
-    def _serve_once(self) -> None:
+    def _serve_once(self, timeout: float = 1) -> None:
         # Turn the list round each time, so a busy market cannot starve the others (BLPOP takes the first non-empty).
         turn = self.batches % len(self.market_ids)
         keys = [queue_key(market_id) for market_id in self.market_ids[turn:] + self.market_ids[:turn]]
-        popped = self.client.blpop(keys, timeout=1)
+        popped = self.client.blpop(keys, timeout=timeout)
         if popped is None:
             return
         key, first = popped

@@ -43,8 +43,9 @@ def _no_leftovers(client, monkeypatch):
 
 
 @pytest.fixture
-def running_writer(gold_buck, client):
+def running_writer(gold_buck, client, monkeypatch):
     """A writer serving every market, in a thread, until the test ends."""
+    monkeypatch.setattr(writers, "DRAIN_SECONDS", 0.5)
     stop = threading.Event()
     writer = Writer(stop=stop)
 
@@ -215,3 +216,11 @@ def test_redis_failing_under_a_queued_order_leaves_its_status_unknown(gold_buck,
         submit(traders[0], gold_buck, "buy", 1_000, 2_000)
     assert client.llen(queue_key(gold_buck.pk)) == 1
     assert not Order.objects.exists()
+
+
+def test_a_stopping_writer_serves_what_was_queued_while_its_mark_was_still_seen(running_writer, gold_buck, traders):
+    submit(traders[0], gold_buck, "buy", 1_000, 2_000)  # this process now holds the mark for a second
+    running_writer.stop.set()
+    submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert running_writer.orders == 2, "the order waited out WAIT_SECONDS and was placed directly"
+    assert Order.objects.count() == 2
