@@ -155,12 +155,10 @@ class _Reading:
                     f"({', '.join(['%s'] * len(users))}) AND status IN ({OPEN_STATUSES_SQL}) GROUP BY user_id",
                     [market_id, *users],
                 ),
-            ]
-            statements.append(
                 locks.accounts_lock_statement(
                     currencies_in=store._currencies_of("%s", [market_id]), user_ids=users, fees=False, lock=False
-                )
-            )
+                ),
+            ]
         if client_ids:
             pairs = ", ".join(["(%s, %s)"] * len(client_ids))
             statements.append(
