@@ -214,8 +214,9 @@ def order_test(*, user: User, market: Market, request: OrderRequest) -> int:
 
 
 @transaction.atomic(durable=True)
-def order_place(*, user: User, market_id: int, request: OrderRequest) -> Order:
-    """Place an order: hold, match, settle every trade, rest or close the remainder — all or nothing."""
+def order_place(*, user: User, market_id: int, request: OrderRequest, wait: bool = True) -> Order:
+    """Place an order: hold, match, settle every trade, rest or close the remainder — all or nothing. Without
+    `wait`, store.MarketBusy (and nothing done) if another transaction holds the market (PostgreSQL)."""
     readable = _book_readable(request)
     found = store.lock_market_for_order(
         market_id,
@@ -224,6 +225,7 @@ def order_place(*, user: User, market_id: int, request: OrderRequest) -> Order:
         taker_side=request.side if readable else None,
         limit_price=request.price if request.type == Order.Type.LIMIT else None,
         count_open=readable and request.type == Order.Type.LIMIT and request.time_in_force == Order.TimeInForce.GTC,
+        wait=wait,
     )
     market = _must_exist(found.market)
     reserve = order_check(market=market, request=request)

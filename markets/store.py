@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 from django.db.models import Model
+from psycopg import errors
 
 from exchange.db import Statement, run_statements
 from ledger import locks
@@ -28,15 +29,21 @@ def _columns(fields: Sequence[str], alias: str) -> str:
 
 
 @cache
-def _market_sql(vendor: str, key: str, lock: bool, value: str = "%s") -> str:
+def _market_sql(vendor: str, key: str, lock: bool, value: str = "%s", nowait: bool = False) -> str:
     """The market whose `key` column equals `value` (SQL: a placeholder or a subquery), with its currencies."""
     lock_clause = " FOR UPDATE OF m" if lock and connection.features.has_select_for_update_of else ""
+    if lock_clause and nowait:
+        lock_clause += " NOWAIT"
     return (
         f"SELECT {_columns(MARKET_FIELDS, 'm')}, {_columns(CURRENCY_FIELDS, 'b')}, {_columns(CURRENCY_FIELDS, 'q')} "
         f"FROM {Market._meta.db_table} m "
         f"JOIN {Currency._meta.db_table} b ON b.id = m.base_id JOIN {Currency._meta.db_table} q ON q.id = m.quote_id "
         f"WHERE m.{key} = {value}{lock_clause}"
     )
+
+
+class MarketBusy(Exception):
+    """Another transaction holds the market row, and the caller asked not to wait for it."""
 
 
 @dataclass
@@ -58,13 +65,15 @@ def lock_market_for_order(
     taker_side: str | None,
     limit_price: int | None,
     count_open: bool,
+    wait: bool = True,
 ) -> OrderLocks:
     """Everything a resting order needs before its write, in one round trip, locks in the one lock order
     (ledger/locks.py): lock the market with its currencies; look up the client order id; read the first batch of the
     opposite side (given `taker_side`); lock the taker's accounts in the market's currencies, but only if no opposite
     order crosses the limit, since a trade needs its makers' accounts too, locked together in key order; and count
-    the user's open orders in the market (given `count_open`)."""
-    statements = [(_market_sql(connection.vendor, "id", True), [market_id])]
+    the user's open orders in the market (given `count_open`). Without `wait`, MarketBusy if another transaction
+    holds the market row."""
+    statements = [(_market_sql(connection.vendor, "id", True, nowait=not wait), [market_id])]
     if client_order_id is not None:
         earlier = f"SELECT id FROM {Order._meta.db_table} WHERE user_id = %s AND client_order_id = %s"
         statements.append((earlier, [user_id, client_order_id]))
@@ -74,7 +83,12 @@ def lock_market_for_order(
         statements.append(_taker_accounts_lock_statement(market_id, user_id, side, limit_price))
     if count_open:
         statements.append(open_orders_statement(market_id=market_id, user_id=user_id))
-    results = iter(run_statements(statements))
+    try:
+        results = iter(run_statements(statements))
+    except OperationalError as error:
+        if isinstance(error.__cause__, errors.LockNotAvailable):
+            raise MarketBusy from error
+        raise
     market_rows = next(results)
     found = OrderLocks(market=_market_from_row(market_rows[0]) if market_rows else None)
     if client_order_id is not None:

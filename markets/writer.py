@@ -12,6 +12,11 @@ cancels and the audit's halts can run side by side. order_submit therefore place
 whenever no writer serves its market (none started, e.g. `make run` on SQLite), and when a writer has not taken
 the order within WAIT_SECONDS (it takes the order back off the queue first, so it is placed exactly once).
 
+It also places an order directly while the market's writer is idle, since the writer would only add a Redis hop
+to a lone order: it tries the market row without waiting (NOWAIT). Finding it locked, by a batch or by an order
+placed so, means the writer is busy: the order queues, and the process queues everything for that writer for
+BUSY_SECONDS, so batches form (across that writer's markets too) and no failed try costs a round trip meanwhile.
+
 Failure: a writer that dies after taking a batch and before answering leaves its submitters not knowing whether
 the batch committed. They answer 503 `order_status_unknown`; a client that set a client order id finds out by
 placing it again (idempotent) or by listing its orders.
@@ -37,6 +42,7 @@ from exchange.errors import DomainError
 from markets.batch import Placement, orders_place_batches
 from markets.models import Market, Order
 from markets.services import OrderRequest, order_place
+from markets.store import MarketBusy
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ MAX_BATCH = 64
 WAIT_SECONDS = 5.0  # for a writer to take an order off the queue
 ANSWER_SECONDS = 30.0  # for the answer once it has: a batch commits in milliseconds; this is a writer that died
 ALIVE_SECONDS = 3  # a writer renews its markets' marks every second; a mark this old means it is gone
+BUSY_SECONDS = 1.0  # after finding a writer busy, queue for it this long before trying directly again
 DRAIN_SECONDS = 1.5  # a stopping writer serves this long after taking its marks away (submitters cache them 1 s)
 REPLY_TTL = 60
 ORDER_FIELDS = [field.attname for field in Order._meta.concrete_fields]
@@ -97,39 +104,50 @@ def _redis() -> redis.Redis | None:
 
 # --- submitting -------------------------------------------------------------------------------------------------
 
-_alive_cache: dict[int, tuple[bool, float]] = {}
+_writers: dict[int, tuple[bytes | None, float]] = {}  # market -> (the writer serving it, when last asked)
+_busy_until: dict[bytes, float] = {}  # writer -> until when this process queues for it without trying directly
 
 
-def _writer_alive(client: redis.Redis, market_id: int) -> bool:
-    """Whether a writer serves the market (asked of Redis at most once a second per process and market)."""
+def _writer_of(client: redis.Redis, market_id: int) -> bytes | None:
+    """Which writer serves the market, if any (asked of Redis at most once a second per process and market)."""
     now = time.monotonic()
-    cached = _alive_cache.get(market_id)
+    cached = _writers.get(market_id)
     if cached and now - cached[1] < 1.0:
         return cached[0]
     try:
-        alive = bool(client.exists(alive_key(market_id)))
+        writer = client.get(alive_key(market_id))
     except redis.RedisError:  # no Redis, no writer can take the order: it is placed directly
         log.warning("Redis did not answer; orders of market %s are placed directly", market_id)
-        alive = False
-    _alive_cache[market_id] = (alive, now)
-    return alive
+        writer = None
+    _writers[market_id] = (writer, now)
+    return writer
 
 
 def order_submit(*, user: User, market_id: int, request: OrderRequest) -> Order:
-    """Place an order through its market's writer if one serves it, else directly; either way all or nothing."""
+    """Place an order directly while its writer is idle, else through the writer, and directly if no writer serves
+    its market; either way all or nothing."""
     client = _redis()
-    if client is None or connection.in_atomic_block or not _writer_alive(client, market_id):
+    writer = None if client is None or connection.in_atomic_block else _writer_of(client, market_id)
+    if writer is None:
         return order_place(user=user, market_id=market_id, request=request)
+    if time.monotonic() >= _busy_until.get(writer, 0.0):
+        # While the writer is idle it would only add a hop. Finding a market row of its locked (by a batch, or an
+        # order placed so) means it is busy: queue for all its markets a while, so batches form (across markets
+        # too), and no direct try pays its failed round trip meanwhile.
+        try:
+            return order_place(user=user, market_id=market_id, request=request, wait=False)
+        except MarketBusy:
+            _busy_until[writer] = time.monotonic() + BUSY_SECONDS
     request_id = uuid.uuid4().hex
     message = json.dumps({"id": request_id, "user_id": user.pk, "request": asdict(request)})
     try:
         answer = _through_writer(client, market_id, request_id, message)
     except redis.RedisError:  # the order may have reached the queue, so placing it here could place it twice
         log.exception("Redis failed under an order of market %s", market_id)
-        _alive_cache.pop(market_id, None)
+        _writers.pop(market_id, None)
         raise OrderStatusUnknown() from None
     if answer is None:  # not taken by the writer, and taken back: place it here, once
-        _alive_cache.pop(market_id, None)
+        _writers.pop(market_id, None)
         log.warning("no order writer took an order of market %s within %s s", market_id, WAIT_SECONDS)
         return order_place(user=user, market_id=market_id, request=request)
     return _decode_result(json.loads(answer))
@@ -196,6 +214,7 @@ class Writer:
         self.market_ids: list[int] = []
         self.marked_at = 0.0
         self.batches = self.orders = 0
+        self.identity = uuid.uuid4().hex  # what its markets' marks hold
         self._take = self.client.register_script(TAKE_SCRIPT)
 
     def run(self) -> None:
@@ -238,7 +257,7 @@ class Writer:
         ]
         with self.client.pipeline(transaction=False) as pipe:
             for market_id in self.market_ids:
-                pipe.set(alive_key(market_id), os.getpid(), ex=ALIVE_SECONDS)
+                pipe.set(alive_key(market_id), self.identity, ex=ALIVE_SECONDS)
             pipe.execute()
         self.marked_at = now
 

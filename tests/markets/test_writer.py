@@ -1,6 +1,6 @@
 """Order writers (markets/writer.py): orders submitted from many threads at once are placed in batches by a writer
-running in a thread of its own; without a writer, or with one that does not take the order, it is placed directly,
-exactly once."""
+running in a thread of its own; while the writer is idle, without a writer, or with one that does not take the
+order, it is placed directly, exactly once. Tests of the queue itself use `busy`: every order goes through it."""
 
 import json
 import threading
@@ -9,12 +9,12 @@ import time
 import pytest
 import redis
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
 from exchange.errors import InsufficientFunds, MarketHalted
 from markets import services as markets
 from markets import writer as writers
-from markets.models import Order, Trade
+from markets.models import Market, Order, Trade
 from markets.services import OrderRequest
 from markets.writer import OrderStatusUnknown, Writer, alive_key, order_submit, queue_key
 from tests.api.conftest import Bot
@@ -35,7 +35,8 @@ def client():
 @pytest.fixture(autouse=True)
 def _no_leftovers(client, monkeypatch):
     """Each test starts with no cached liveness and no queued orders or marks of an earlier test's markets."""
-    monkeypatch.setattr(writers, "_alive_cache", {})
+    monkeypatch.setattr(writers, "_writers", {})
+    monkeypatch.setattr(writers, "_busy_until", {})
     yield
     leftovers = list(client.scan_iter(f"{writers._namespace()}:*"))
     if leftovers:
@@ -68,6 +69,17 @@ def running_writer(gold_buck, client, monkeypatch):
     assert not client.exists(alive_key(gold_buck.pk)), "a writer that stops takes its marks away"
 
 
+@pytest.fixture
+def busy(monkeypatch):
+    """Every writer counts as busy: orders go through its queue, never directly."""
+
+    class Always(dict):
+        def get(self, writer, default=None):
+            return float("inf")
+
+    monkeypatch.setattr(writers, "_busy_until", Always())
+
+
 def submit(user, market, side, quantity, price, **options) -> Order:
     request = OrderRequest(side=side, type="limit", quantity=quantity, price=price, **options)
     return order_submit(user=user, market_id=market.pk, request=request)
@@ -97,8 +109,8 @@ def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buc
 
     results = run_together([lambda index=index: trade(index) for index in range(len(people))])
     assert all(isinstance(placed, list) for placed in results), results
-    assert running_writer.orders == 8 * 15
-    assert running_writer.batches < running_writer.orders, "no two orders shared a batch"
+    # Those that found the writer idle went directly; the rest queued, and shared batches.
+    assert running_writer.batches < running_writer.orders <= 8 * 15, "no two orders shared a batch"
     for index, placed in enumerate(results):
         for n, order in enumerate(placed):
             stored = Order.objects.get(pk=order.pk)
@@ -110,7 +122,9 @@ def test_orders_submitted_at_once_are_placed_in_batches(running_writer, gold_buc
     assert_audit_passes()
 
 
-def test_a_refused_order_raises_what_order_place_raises_and_changes_nothing(running_writer, gold_buck, traders, alice):
+def test_a_refused_order_raises_what_order_place_raises_and_changes_nothing(
+    running_writer, busy, gold_buck, traders, alice
+):
     poor = make_user("poor")
     fund(poor, gold_buck.quote, 100)
     before = exchange_state()
@@ -135,7 +149,7 @@ def test_with_no_writer_an_order_is_placed_directly(gold_buck, traders, monkeypa
     assert account(traders[0], gold_buck.quote).held == 2_000
 
 
-def test_an_order_no_writer_takes_is_taken_back_and_placed_once(gold_buck, traders, client):
+def test_an_order_no_writer_takes_is_taken_back_and_placed_once(busy, gold_buck, traders, client):
     """After the whole WAIT_SECONDS (redis-py's default socket timeout, as long, once cut this wait short)."""
     client.set(alive_key(gold_buck.pk), "a writer that hangs", ex=30)
     order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
@@ -144,7 +158,7 @@ def test_an_order_no_writer_takes_is_taken_back_and_placed_once(gold_buck, trade
     assert_audit_passes()
 
 
-def test_an_order_a_writer_takes_and_never_answers_has_an_unknown_status(gold_buck, traders, client, monkeypatch):
+def test_an_order_a_writer_takes_and_never_answers_has_an_unknown_status(busy, gold_buck, traders, client, monkeypatch):
     monkeypatch.setattr(writers, "WAIT_SECONDS", 2.0)  # ample for the thief below to take the order
     monkeypatch.setattr(writers, "ANSWER_SECONDS", 0.3)
     client.set(alive_key(gold_buck.pk), "a writer that dies", ex=30)
@@ -159,7 +173,7 @@ def test_an_order_a_writer_takes_and_never_answers_has_an_unknown_status(gold_bu
     assert not Order.objects.exists()
 
 
-def test_a_batch_that_fails_is_placed_order_by_order(running_writer, gold_buck, traders, monkeypatch):
+def test_a_batch_that_fails_is_placed_order_by_order(busy, running_writer, gold_buck, traders, monkeypatch):
     def broken(batches):
         raise RuntimeError("a bug in the batch")
 
@@ -169,7 +183,7 @@ def test_a_batch_that_fails_is_placed_order_by_order(running_writer, gold_buck, 
     assert_audit_passes()
 
 
-def test_the_rest_api_places_orders_through_the_writer(running_writer, gold_buck, traders):
+def test_the_rest_api_places_orders_through_the_writer(busy, running_writer, gold_buck, traders):
     bot = Bot(traders[0])
     order = {"market": "GOLD-BUCK", "side": "buy", "type": "limit", "quantity": "1.000", "price": "20.00"}
     first = bot.post("/api/v1/orders", order | {"client_order_id": "rest-1"})
@@ -188,7 +202,7 @@ def test_with_redis_down_an_order_is_placed_directly(gold_buck, traders, setting
     assert Order.objects.get().pk == order.pk
 
 
-def test_a_writer_outlives_a_redis_failure(running_writer, gold_buck, traders, monkeypatch):
+def test_a_writer_outlives_a_redis_failure(busy, running_writer, gold_buck, traders, monkeypatch):
     blpop, failures = running_writer.client.blpop, []
 
     def fails_once(*args, **kwargs):
@@ -204,7 +218,7 @@ def test_a_writer_outlives_a_redis_failure(running_writer, gold_buck, traders, m
     assert Order.objects.get().pk == order.pk
 
 
-def test_redis_failing_under_a_queued_order_leaves_its_status_unknown(gold_buck, traders, client, monkeypatch):
+def test_redis_failing_under_a_queued_order_leaves_its_status_unknown(busy, gold_buck, traders, client, monkeypatch):
     """The order may have reached the queue: placing it directly too could place it twice."""
     client.set(alive_key(gold_buck.pk), "a writer", ex=30)
 
@@ -218,9 +232,39 @@ def test_redis_failing_under_a_queued_order_leaves_its_status_unknown(gold_buck,
     assert not Order.objects.exists()
 
 
-def test_a_stopping_writer_serves_what_was_queued_while_its_mark_was_still_seen(running_writer, gold_buck, traders):
+def test_a_stopping_writer_serves_what_was_queued_while_its_mark_was_still_seen(busy, running_writer, gold_buck, traders):
     submit(traders[0], gold_buck, "buy", 1_000, 2_000)  # this process now holds the mark for a second
     running_writer.stop.set()
     submit(traders[0], gold_buck, "buy", 1_000, 2_000)
     assert running_writer.orders == 2, "the order waited out WAIT_SECONDS and was placed directly"
     assert Order.objects.count() == 2
+
+
+def test_while_its_writer_is_idle_an_order_is_placed_directly(running_writer, gold_buck, traders):
+    order = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    assert (running_writer.orders, Order.objects.get().pk) == (0, order.pk)
+
+
+def test_an_order_that_finds_its_market_locked_goes_through_the_writer(running_writer, gold_buck, traders):
+    """Locked by a batch or by an order placed directly: the writer is busy, so its orders queue for a while."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_market():
+        try:
+            with transaction.atomic():
+                Market.objects.select_for_update().get(pk=gold_buck.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_market)
+    holder.start()
+    assert locked.wait(10)
+    threading.Timer(0.3, release.set).start()  # the writer's batch waits for the lock, as order_place would
+    first = submit(traders[0], gold_buck, "buy", 1_000, 2_000)
+    holder.join()
+    second = submit(traders[0], gold_buck, "buy", 1_000, 2_000)  # the writer still counts as busy
+    assert running_writer.orders == 2
+    assert sorted(Order.objects.values_list("pk", flat=True)) == sorted([first.pk, second.pk])
+    assert_audit_passes()
