@@ -167,7 +167,7 @@ def _through_writer(client: redis.Redis, market_id: int, request_id: str, messag
     return answer[1]
 
 
-def _encode_result(result: Order | DomainError) -> bytes:
+def _encode_result(result: Order | DomainError) -> str:
     if isinstance(result, DomainError):
         return json.dumps({"error": {"status": result.status, "code": result.code, **result.as_dict()["error"]}})
     values = {name: getattr(result, name) for name in ORDER_FIELDS}
