@@ -220,10 +220,13 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writ
     connections.close_all()
 
 
-def run_processes(processes: list, results) -> list:
-    """Start the processes, take one result from each off `results` (in the order they finish), wait for them."""
+def run_processes(processes: list, results, while_running=None) -> list:
+    """Start the processes, call `while_running` (if given), take one result from each off `results` (in the order
+    they finish), wait for them."""
     for process in processes:
         process.start()
+    if while_running is not None:
+        while_running()
     gathered = [results.get() for _ in processes]
     for process in processes:
         process.join()
@@ -244,15 +247,16 @@ def run_service(user_ids, market_ids, workers: int, seconds: float, *, seed: int
         )
         for n in range(workers)
     ]
-    for process in processes:
-        process.start()
-    start.wait(120)
-    cpu_before = machine_cpu_seconds()
-    time.sleep(seconds)
-    cpu = machine_cpu_seconds() - cpu_before
-    gathered = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
+    cpu = 0.0
+
+    def time_the_machine() -> None:
+        nonlocal cpu
+        start.wait(120)
+        cpu_before = machine_cpu_seconds()
+        time.sleep(seconds)
+        cpu = machine_cpu_seconds() - cpu_before
+
+    gathered = run_processes(processes, results, time_the_machine)
     latencies = sorted(latency for lat, _, _ in gathered for latency in lat)
     orders = len(latencies)
     return {

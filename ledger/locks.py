@@ -58,9 +58,7 @@ def accounts_lock_statement(
     if only_if is not None:
         wanted = f"({wanted}) AND {only_if[0]}"
         params += only_if[1]
-    lock = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
-    return sql, params
+    return _accounts_statement(wanted, params, lock=lock)
 
 
 def accounts_pairs_lock_statement(*, pairs: Sequence[tuple[int, int]], fee_currency_ids: Sequence[int]) -> Statement:
@@ -72,10 +70,16 @@ def accounts_pairs_lock_statement(*, pairs: Sequence[tuple[int, int]], fee_curre
     )
     params = [value for pair in pairs for value in pair]
     if fee_currency_ids:
-        wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({', '.join(['%s'] * len(fee_currency_ids))}))"
+        fees = ", ".join(["%s"] * len(fee_currency_ids))
+        wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({fees}))"
         params += list(fee_currency_ids)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock}"
+    return _accounts_statement(wanted, params, lock=True)
+
+
+def _accounts_statement(wanted: str, params: list, *, lock: bool) -> Statement:
+    """The accounts matching `wanted` (an SQL condition), in key order, locked unless `lock` is false."""
+    lock_clause = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    sql = f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM {Account._meta.db_table} WHERE {wanted} ORDER BY id{lock_clause}"
     return sql, params
 
 

@@ -86,11 +86,12 @@ def orders_place_batches(batches: Mapping[int, Sequence[Placement]]) -> dict[int
             except _OrderByOrder:
                 break
     for market_id, placements in batches.items():
-        results[market_id] = [_place_alone(market_id, placement) for placement in placements]
+        results[market_id] = [place_alone(market_id, placement) for placement in placements]
     return results
 
 
-def _place_alone(market_id: int, placement: Placement) -> Order | DomainError:
+def place_alone(market_id: int, placement: Placement) -> Order | DomainError:
+    """The placement through order_place: its order, or the domain error it met."""
     try:
         return order_place(user=User(pk=placement.user_id), market_id=market_id, request=placement.request)
     except DomainError as error:
@@ -351,7 +352,7 @@ class _Run:
             changed = [batch.market for batch in batches if batch.levels]
             statements += [
                 *update_rows_statements(Market, ["sequence"], changed),
-                *store.levels_change_statements(levels),
+                *store.level_change_statements(levels),
             ]
         results = run_statements(statements)
         if len(results[0]) != len(orders):  # a client order id went to an order in another market meanwhile
@@ -380,7 +381,7 @@ class _Batch:
 
     def __init__(self, run: _Run, snapshot: _Snapshot):
         market = snapshot.market
-        self.run, self.snapshot, self.market, self.now = run, snapshot, market, run.now
+        self.run, self.market, self.now = run, market, run.now
         self.resting_rows: dict[int, RestingRow] = {}
         self.books = {
             side: _BookSide(market.pk, side, snapshot.pages[side], self.resting_rows) for side in matching.Side

@@ -600,9 +600,10 @@ def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], st
     returning each changed level's new total (0 = the level is gone)."""
     if levels:
         market.sequence += 1
-        statements = [*statements, store.sequence_statement(market), *store.level_change_statements(market.pk, levels)]
+        changes = {(market.pk, *level): change for level, change in levels.items()}
+        statements = [*statements, store.sequence_statement(market), *store.level_change_statements(changes)]
     results = run_statements(statements)
-    totals = {(side, price): quantity for side, price, quantity in results[-2]} if levels else {}
+    totals = {(side, price): quantity for _, side, price, quantity in results[-2]} if levels else {}
     if any(quantity < 0 for quantity in totals.values()):
         raise AssertionError(f"a book level of {market.symbol} would go below zero: {totals}")  # rolls back
     return results, [(side, price, totals[side, price]) for side, price in sorted(levels)]

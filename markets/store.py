@@ -232,24 +232,16 @@ def sequence_statement(market: Market) -> Statement:
     return f"UPDATE {Market._meta.db_table} SET sequence = %s WHERE id = %s", [market.sequence, market.pk]
 
 
-def level_change_statements(market_id: int, deltas: dict[tuple[str, int], int]) -> list[Statement]:
-    """Add each change to its level's open quantity, RETURNING every changed level's (side, price, new total);
-    then delete the levels left empty. `deltas` holds one change per (side, price)."""
-    changes = {(market_id, side, price): change for (side, price), change in deltas.items()}
-    return levels_change_statements(changes, returning="side, price, quantity")
-
-
-def levels_change_statements(
-    changes: dict[tuple[int, str, int], int], *, returning: str = "market_id, side, price, quantity"
-) -> list[Statement]:
-    """level_change_statements for levels of several markets, keyed (market, side, price)."""
+def level_change_statements(changes: dict[tuple[int, str, int], int]) -> list[Statement]:
+    """Add each change to its level's open quantity, RETURNING every changed level's (market, side, price, new
+    total); then delete the levels left empty. `changes` holds one change per (market, side, price)."""
     table = BookLevel._meta.db_table
     levels = sorted(changes)
     rows = ", ".join(["(%s, %s, %s, %s)"] * len(levels))
     upsert = (
         f"INSERT INTO {table} (market_id, side, price, quantity) VALUES {rows} "
         f"ON CONFLICT (market_id, side, price) DO UPDATE SET quantity = {table}.quantity + excluded.quantity "
-        f"RETURNING {returning}"
+        f"RETURNING market_id, side, price, quantity"
     )
     triples = ", ".join(["(%s, %s, %s)"] * len(levels))
     delete = f"DELETE FROM {table} WHERE quantity = 0 AND (market_id, side, price) IN ({triples})"

@@ -39,7 +39,7 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections, connection
 
 from exchange.errors import DomainError
-from markets.batch import Placement, orders_place_batches
+from markets.batch import Placement, orders_place_batches, place_alone
 from markets.models import Market, Order
 from markets.services import OrderRequest, order_place
 from markets.store import MarketBusy
@@ -325,9 +325,7 @@ return taken
 def _place_alone_or_unavailable(market_id: int, placement: Placement) -> Order | DomainError:
     close_old_connections()
     try:
-        return order_place(user=User(pk=placement.user_id), market_id=market_id, request=placement.request)
-    except DomainError as error:
-        return error
+        return place_alone(market_id, placement)
     except Exception:  # the database went away, say: this order was rolled back
         log.exception("an order of market %s failed", market_id)
         return _Unavailable()

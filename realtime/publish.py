@@ -2,12 +2,12 @@
 
 Committed changes go to the group `feed`, which every process's hub joins while it has subscribers
 (realtime/hub.py): with Redis, everything this process committed since its last send is one message, so an order
-writer's batch of 64 orders is one PUBLISH, not 64. The hub hands the public part (the changed levels and the trades under the new book
-sequence) to that market's followers, a notice to the all-markets `tickers` followers, and each user's own orders,
-fills and balances (`private_parts`) only to that user's connections, so a private subscriber never receives, and
-never has to filter out, anyone else's. One message however many users a change touched: each `group_send` costs
-the publishing process CPU (with Redis, one PUBLISH), and a group per market, per user and for the tickers made
-five or six per order.
+writer's batch of 64 orders is one PUBLISH, not 64. The hub hands the public part (the changed levels and the
+trades under the new book sequence) to that market's followers, a notice to the all-markets `tickers` followers,
+and each user's own orders, fills and balances (`private_parts`) only to that user's connections, so a private
+subscriber never receives, and never has to filter out, anyone else's. One message however many users a change
+touched: each `group_send` costs the publishing process CPU (with Redis, one PUBLISH), and a group per market, per
+user and for the tickers made five or six per order.
 
 `group_send` only hands the message to the layer (fire and forget): a slow or stuck subscriber never holds up the
 order that caused it. With the Redis layer the caller does not even wait for Redis: the update goes to this

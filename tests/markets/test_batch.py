@@ -24,7 +24,7 @@ from tests.conftest import fund, make_currency, make_user
 from tests.helpers import assert_audit_passes
 from tests.markets.conftest import account, place
 
-place_alone = batches._place_alone
+place_alone = batches.place_alone
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -141,7 +141,7 @@ def state(market: Market, users) -> dict:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_batch_places_every_order_as_order_place_would(twins, people, seed, monkeypatch):
     batched, alone = twins
-    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    monkeypatch.setattr(batches, "place_alone", not_order_by_order)
     rng = random.Random(seed)
     serial = 0
     for _ in range(25):
@@ -195,7 +195,7 @@ def test_a_batch_of_several_markets_places_every_order_as_order_place_would(twin
             fund(user, market.base, 50_000 if index < 3 else 1_500)
         for quote in (batched[0].quote, alone[0].quote):
             fund(user, quote, 2_000_000 if index < 3 else 30_000)
-    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    monkeypatch.setattr(batches, "place_alone", not_order_by_order)
     rng = random.Random(7)
     serial = 0
     for _ in range(20):
@@ -245,7 +245,7 @@ def drain_before_the_lock(monkeypatch, **transfer):
 @pytest.mark.django_db(transaction=True)
 def test_a_decision_the_locked_rows_overturn_is_settled_again(gold_buck, traders, carol, monkeypatch):
     buyer, seller = traders
-    monkeypatch.setattr(batches, "_place_alone", not_order_by_order)
+    monkeypatch.setattr(batches, "place_alone", not_order_by_order)
     drain_before_the_lock(monkeypatch, sender=buyer, recipient=carol, currency=gold_buck.quote, amount=999_000)
     bid = Placement(user_id=buyer.pk, request=OrderRequest(side="buy", type="limit", quantity=1_000, price=2_000))
     ask = Placement(user_id=seller.pk, request=OrderRequest(side="sell", type="limit", quantity=1_000, price=2_100))
@@ -265,7 +265,7 @@ def test_a_batch_whose_second_settlement_meets_an_unlocked_maker_is_placed_order
     fund(maker, gold_buck.base, 1_000)
     standing = place(maker, gold_buck, "sell", quantity=1_000, price=2_100)
     alone = []
-    monkeypatch.setattr(batches, "_place_alone", lambda *args: alone.append(args) or place_alone(*args))
+    monkeypatch.setattr(batches, "place_alone", lambda *args: alone.append(args) or place_alone(*args))
     # In the batch as read, the buy matches the seller's cheaper ask; once the seller's GOLD is gone, the maker's.
     drain_before_the_lock(monkeypatch, sender=seller, recipient=carol, currency=gold_buck.base, amount=99_500)
     ask = Placement(user_id=seller.pk, request=OrderRequest(side="sell", type="limit", quantity=1_000, price=2_000))
