@@ -7,6 +7,7 @@ from exchange.settings.env import (
     channel_layer_from_env,
     database_from_env,
     env_bool,
+    env_int,
     env_list,
     env_str,
 )
@@ -52,6 +53,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "exchange.urls"
 ASGI_APPLICATION = "exchange.asgi.application"
+# Requests each ASGI process runs at once (exchange/asgi.py); most wait on the database pool or an order writer.
+REQUEST_THREADS = env_int("REQUEST_THREADS", 32)
 WSGI_APPLICATION = None
 
 TEMPLATES = [
