@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 from django.db.models import Model
 from psycopg import errors
 
-from exchange.db import Statement, run_statements
+from exchange.db import Statement, db_values, run_statements
 from ledger import locks
 from ledger.models import Account, Currency
 from markets import book
@@ -190,7 +190,7 @@ def insert_statement(
     head, fields = _insert_head(model, db.vendor, keyed)
     returning = " RETURNING id" if returning else ""
     if db.vendor == "postgresql":
-        params = [[field.get_db_prep_save(getattr(obj, field.attname), db) for obj in objects] for field in fields]
+        params = [db_values(field, objects, db) for field in fields]
         return f"{head}{on_conflict}{returning}", params
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"{head} VALUES {', '.join([row] * len(objects))}{on_conflict}{returning}"

@@ -63,3 +63,29 @@ def test_only_plain_constants_are_written_into_sql():
     assert constant("partially_filled") == "'partially_filled'"
     with pytest.raises(ValueError):
         constant("x' OR '1'='1")
+
+
+def test_db_values_are_what_the_orm_would_save_for_every_field_of_the_exchange():
+    from django.apps import apps
+    from django.utils import timezone
+
+    from psycopg.types.json import Jsonb
+
+    from exchange.db import db_values
+
+    def comparable(values):  # psycopg's Jsonb wrapper has no equality; its Int8 and the like equal plain ints
+        return [("jsonb", value.obj) if isinstance(value, Jsonb) else value for value in values]
+
+    samples = {"IntegerField": 7, "CharField": "buy", "TextField": "note", "BooleanField": True,
+               "DateTimeField": timezone.now(), "JSONField": ["10.0.0.1"]}
+    checked = 0
+    for model in [model for app in ("api", "ledger", "markets") for model in apps.get_app_config(app).get_models()]:
+        for field in model._meta.concrete_fields:
+            kind = (field.target_field if field.is_relation else field).get_internal_type()
+            value = samples.get(kind, samples["IntegerField"] if "Integer" in kind or "Auto" in kind else None)
+            if value is None:
+                continue
+            obj = model(**{field.attname: value})
+            assert comparable(db_values(field, [obj], connection)) == comparable([field.get_db_prep_save(value, connection)])
+            checked += 1
+    assert checked > 30
