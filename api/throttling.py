@@ -3,17 +3,48 @@
 Rates come from settings.API_RATE_LIMITS, read on every request so tests and benchmarks can raise them. Counts
 live in the default cache: per process with locmem, shared by every process when CACHE_URL points at Redis.
 
-The rule is DRF's SimpleRateThrottle (a sliding log of request times per key), but `throttle_waits` checks all of a
-view's throttles with one cache read and one write, where DRF reads and writes once per throttle: each is a
-round trip to Redis on every request.
+The rule is DRF's SimpleRateThrottle: a sliding log of request times per key. `throttle_waits` checks all of a
+view's throttles together, where DRF reads and writes once per throttle, each a round trip to Redis.
+- On Redis each log is a sorted set, and one script trims, counts and appends for every throttle of the request
+  at once: one round trip, and atomic, so concurrent requests in several processes are all counted. (Reading
+  the logs and writing them back lost a count whenever two requests of one key overlapped, and pickled up to
+  thousands of times per request each way.)
+- In the per-process memory cache the logs are lists, read once and written once.
 """
 
+import secrets
+
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.authentication import client_ip
 from api.models import ApiKey
+from exchange.cache import RedisCache
+
+# KEYS: the logs. ARGV: now, a member unique to this request, then each log's window (s) and limit.
+# Per log, the answer is {allowed (0/1), requests in the window (counting this one if allowed), oldest time}.
+COUNT_SCRIPT = """
+local now = tonumber(ARGV[1])
+local answers = {}
+for i, key in ipairs(KEYS) do
+    local window, limit = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    local count = redis.call('ZCARD', key)
+    local allowed = 0
+    if count < limit then
+        redis.call('ZADD', key, ARGV[1], ARGV[2])
+        count, allowed = count + 1, 1
+    end
+    redis.call('EXPIRE', key, window)
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or false
+    answers[i] = {allowed, count, oldest}
+end
+return answers
+"""
+
+
+_scripts = {}
 
 
 class _Throttle(SimpleRateThrottle):
@@ -34,19 +65,31 @@ class _Throttle(SimpleRateThrottle):
         return self.key
 
     def decide(self, request, history: list) -> bool:
-        """DRF's rule on the key's history; on success the history to store is self.history."""
+        """DRF's rule on the key's history (a list, newest first); on success the history to store is
+        self.history."""
         self.history, self.now = history, self.timer()
         while self.history and self.history[-1] <= self.now - self.duration:
             self.history.pop()
         allowed = len(self.history) < self.num_requests
         if allowed:
             self.history.insert(0, self.now)
+        return self.outcome(request, allowed, len(self.history), self.history[-1] if self.history else None)
+
+    def outcome(self, request, allowed: bool, count: int, oldest: float | None) -> bool:
+        """Note what the log says: requests in the window (this one included if allowed) and the oldest time."""
+        self.count, self.oldest = count, oldest
         if self.num_requests:
-            remaining = max(0, self.num_requests - len(self.history))
+            remaining = max(0, self.num_requests - count)
             current = getattr(request, "rate_limit", None)
             if current is None or remaining < current[1]:
                 request.rate_limit = (self.num_requests, remaining)
         return allowed
+
+    def wait(self):
+        """DRF's SimpleRateThrottle.wait, from the count and the oldest time."""
+        remaining_duration = self.duration if self.oldest is None else self.duration - (self.now - self.oldest)
+        available_requests = self.num_requests - self.count + 1
+        return None if available_requests <= 0 else remaining_duration / available_requests
 
     def allow_request(self, request, view):
         return not throttle_waits([self], request, view)
@@ -57,21 +100,48 @@ def throttle_waits(throttles: list, request, view) -> list:
 
     Every throttle counts the request, as under DRF, even when an earlier one refused it."""
     ours = [throttle for throttle in throttles if isinstance(throttle, _Throttle)]
-    keys = [key for throttle in ours if (key := throttle.start(request, view)) is not None]
-    histories = cache.get_many(keys) if keys else {}
-    waits, writes = [], {}
+    counted = [throttle for throttle in ours if throttle.start(request, view) is not None]
+    store = caches["default"]
+    if counted:
+        if isinstance(store, RedisCache):
+            _count_in_redis(store, counted, request)
+        else:
+            _count_in_lists(counted, request)
+    waits = []
     for throttle in throttles:
         if not isinstance(throttle, _Throttle):
             if not throttle.allow_request(request, view):
                 waits.append(throttle.wait())
-        elif throttle.key is not None:
-            if throttle.decide(request, histories.get(throttle.key, [])):
-                writes.setdefault(throttle.duration, {})[throttle.key] = throttle.history
-            else:
-                waits.append(throttle.wait())
+        elif throttle.key is not None and not throttle.allowed:
+            waits.append(throttle.wait())
+    return waits
+
+
+def _count_in_redis(store: RedisCache, throttles: list, request) -> None:
+    now = throttles[0].timer()
+    keys = [store.make_and_validate_key(f"throttle-log:{throttle.key}") for throttle in throttles]
+    arguments = [repr(now), secrets.token_hex(8)]
+    for throttle in throttles:
+        arguments += [throttle.duration, throttle.num_requests]
+    client = store._cache.get_client(write=True)  # one per process (exchange/cache.py)
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(COUNT_SCRIPT)  # sent by its hash (EVALSHA)
+    answers = script(keys=keys, args=arguments)
+    for throttle, (allowed, count, oldest) in zip(throttles, answers, strict=True):
+        throttle.now = now
+        throttle.allowed = throttle.outcome(request, bool(allowed), count, float(oldest) if oldest else None)
+
+
+def _count_in_lists(throttles: list, request) -> None:
+    histories = cache.get_many([throttle.key for throttle in throttles])
+    writes = {}
+    for throttle in throttles:
+        throttle.allowed = throttle.decide(request, histories.get(throttle.key, []))
+        if throttle.allowed:
+            writes.setdefault(throttle.duration, {})[throttle.key] = throttle.history
     for duration, values in writes.items():
         cache.set_many(values, duration)
-    return waits
 
 
 class KeyRateThrottle(_Throttle):
