@@ -7,8 +7,8 @@ The rule is DRF's SimpleRateThrottle: a sliding log of request times per key. `t
 view's throttles together, where DRF reads and writes once per throttle, each a round trip to Redis.
 - On Redis each log is a sorted set, and one script trims, counts and appends for every throttle of the request
   at once: one round trip, and atomic, so concurrent requests in several processes are all counted. (Reading
-  the logs and writing them back lost a count whenever two requests of one key overlapped, and pickled up to
-  thousands of times per request each way.)
+  each log whole and writing it back lost a count whenever two requests of one key overlapped, and pickled the
+  log, up to thousands of times, both ways on every request.)
 - In the per-process memory cache the logs are lists, read once and written once.
 """
 
