@@ -15,7 +15,7 @@ view's throttles together, where DRF reads and writes once per throttle, each a 
 import secrets
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.authentication import client_ip
@@ -42,9 +42,6 @@ for i, key in ipairs(KEYS) do
 end
 return answers
 """
-
-
-_scripts = {}
 
 
 class _Throttle(SimpleRateThrottle):
@@ -77,7 +74,7 @@ class _Throttle(SimpleRateThrottle):
 
     def outcome(self, request, allowed: bool, count: int, oldest: float | None) -> bool:
         """Note what the log says: requests in the window (this one included if allowed) and the oldest time."""
-        self.count, self.oldest = count, oldest
+        self.allowed, self.count, self.oldest = allowed, count, oldest
         if self.num_requests:
             remaining = max(0, self.num_requests - count)
             current = getattr(request, "rate_limit", None)
@@ -106,7 +103,7 @@ def throttle_waits(throttles: list, request, view) -> list:
         if isinstance(store, RedisCache):
             _count_in_redis(store, counted, request)
         else:
-            _count_in_lists(counted, request)
+            _count_in_lists(store, counted, request)
     waits = []
     for throttle in throttles:
         if not isinstance(throttle, _Throttle):
@@ -123,25 +120,20 @@ def _count_in_redis(store: RedisCache, throttles: list, request) -> None:
     arguments = [repr(now), secrets.token_hex(8)]
     for throttle in throttles:
         arguments += [throttle.duration, throttle.num_requests]
-    client = store._cache.get_client(write=True)  # one per process (exchange/cache.py)
-    script = _scripts.get(client)
-    if script is None:
-        script = _scripts[client] = client.register_script(COUNT_SCRIPT)  # sent by its hash (EVALSHA)
-    answers = script(keys=keys, args=arguments)
+    answers = store.script(COUNT_SCRIPT)(keys=keys, args=arguments)
     for throttle, (allowed, count, oldest) in zip(throttles, answers, strict=True):
         throttle.now = now
-        throttle.allowed = throttle.outcome(request, bool(allowed), count, float(oldest) if oldest else None)
+        throttle.outcome(request, bool(allowed), count, float(oldest) if oldest else None)
 
 
-def _count_in_lists(throttles: list, request) -> None:
-    histories = cache.get_many([throttle.key for throttle in throttles])
+def _count_in_lists(store, throttles: list, request) -> None:
+    histories = store.get_many([throttle.key for throttle in throttles])
     writes = {}
     for throttle in throttles:
-        throttle.allowed = throttle.decide(request, histories.get(throttle.key, []))
-        if throttle.allowed:
+        if throttle.decide(request, histories.get(throttle.key, [])):
             writes.setdefault(throttle.duration, {})[throttle.key] = throttle.history
     for duration, values in writes.items():
-        cache.set_many(values, duration)
+        store.set_many(values, duration)
 
 
 class KeyRateThrottle(_Throttle):

@@ -11,6 +11,7 @@ import threading
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.utils.functional import cached_property
+from redis.commands.core import Script
 
 _clients: dict[tuple, "_ProcessClient"] = {}
 _lock = threading.Lock()
@@ -20,6 +21,7 @@ class _ProcessClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._redis_clients = {}
+        self._scripts = {}
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
@@ -30,6 +32,12 @@ class _ProcessClient(RedisCacheClient):
                 if client is None:
                     client = self._redis_clients[index] = self._client(connection_pool=self._get_connection_pool(write))
         return client
+
+    def script(self, source: str) -> Script:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.get_client(write=True).register_script(source)
+        return script
 
 
 class RedisCache(DjangoRedisCache):
@@ -45,3 +53,8 @@ class RedisCache(DjangoRedisCache):
                 if client is None:
                     client = _clients[identity] = _ProcessClient(self._servers, **self._options)
         return client
+
+    def script(self, source: str) -> Script:
+        """A Lua script to run on this cache's Redis (with keys made by make_and_validate_key), registered once per
+        process: it is sent by its hash."""
+        return self._cache.script(source)

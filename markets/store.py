@@ -189,13 +189,12 @@ def insert_statement(
     db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy looks itself up on every attribute
     head, fields = _insert_head(model, db.vendor, keyed)
     returning = " RETURNING id" if returning else ""
+    columns = [db_values(field, objects, db) for field in fields]
     if db.vendor == "postgresql":
-        params = [db_values(field, objects, db) for field in fields]
-        return f"{head}{on_conflict}{returning}", params
+        return f"{head}{on_conflict}{returning}", columns
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"{head} VALUES {', '.join([row] * len(objects))}{on_conflict}{returning}"
-    params = [field.get_db_prep_save(getattr(obj, field.attname), db) for obj in objects for field in fields]
-    return sql, params
+    return sql, [value for values in zip(*columns) for value in values]
 
 
 @cache

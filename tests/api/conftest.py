@@ -1,6 +1,7 @@
 """API test helpers: a bot that signs its requests with an API key, over Django's test client."""
 
 import json
+import secrets
 import time
 
 import pytest
@@ -19,6 +20,19 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def redis_cache(settings) -> str:
+    """The shared Redis as the cache (where production keeps signatures and rate limits), under a key prefix of
+    this test's own; returns the prefix."""
+    assert settings.ORDER_WRITER_REDIS_URL, "this test needs REDIS_URL"
+    prefix = f"test-{secrets.token_hex(6)}"
+    settings.CACHES = {
+        "default": {"BACKEND": "exchange.cache.RedisCache", "LOCATION": settings.ORDER_WRITER_REDIS_URL,
+                    "KEY_PREFIX": prefix}
+    }
+    return prefix
 
 
 class Bot:

@@ -47,11 +47,9 @@ def test_all_throttles_share_one_cache_read_and_one_write(carol, make_bot):
     assert writes.call_count == 1  # DRF's throttles would read and write once each
 
 
-def test_on_redis_all_throttles_are_one_script_run(carol, make_bot, settings):
+def test_on_redis_all_throttles_are_one_script_run(carol, make_bot, redis_cache):
     from redis.commands.core import Script
 
-    settings.CACHES = {"default": {"BACKEND": "exchange.cache.RedisCache", "LOCATION": settings.ORDER_WRITER_REDIS_URL,
-                                   "KEY_PREFIX": "test-costs"}}
     bot = make_bot(carol)
     with mock.patch.object(Script, "__call__", autospec=True, side_effect=Script.__call__) as runs:
         response = bot.get("/api/v1/balances")
@@ -59,7 +57,7 @@ def test_on_redis_all_throttles_are_one_script_run(carol, make_bot, settings):
     assert response.status_code == 200
     assert runs.call_count == 1
     assert sorted(runs.call_args.kwargs["keys"]) == [
-        "test-costs:1:throttle-log:throttle:ip:127.0.0.1", f"test-costs:1:throttle-log:throttle:key:{bot.key.pk}"]
+        f"{redis_cache}:1:throttle-log:throttle:ip:127.0.0.1", f"{redis_cache}:1:throttle-log:throttle:key:{bot.key.pk}"]
 
 
 def test_every_redis_cache_of_the_process_uses_one_client():

@@ -1,10 +1,8 @@
 """Rate limits on both stores: the per-process memory cache and the shared Redis (where production keeps them)."""
 
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.conf import settings
 from django.test import Client, override_settings
 
 from tests.api.conftest import error_code
@@ -14,15 +12,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(params=["memory", "redis"])
 def store(request):
-    """The cache the limits count in; Redis under a prefix of this test's own."""
-    if request.param == "memory":
-        yield request.param
-        return
-    assert settings.ORDER_WRITER_REDIS_URL, "the rate-limit tests on Redis need REDIS_URL"
-    cache = {"BACKEND": "exchange.cache.RedisCache", "LOCATION": settings.ORDER_WRITER_REDIS_URL,
-             "KEY_PREFIX": f"test-{secrets.token_hex(6)}"}
-    with override_settings(CACHES={"default": cache}):
-        yield request.param
+    """The cache the limits count in: the per-process memory, or the shared Redis (tests/api/conftest.py)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_cache")
+    return request.param
 
 
 def test_past_the_limit_answers_429_with_retry_after_and_the_refusal_is_not_counted(store, carol, make_bot):
@@ -45,10 +38,8 @@ def test_anonymous_requests_are_limited_per_address(store, client):
 
 
 @override_settings(API_RATE_LIMITS={"key": "100/min", "ip": "10/min"})
-def test_concurrent_requests_are_each_counted_once_on_redis():
+def test_concurrent_requests_are_each_counted_once_on_redis(redis_cache):
     """On Redis (shared by every process) requests that overlap are all counted: exactly the limit passes."""
-    cache = {"BACKEND": "exchange.cache.RedisCache", "LOCATION": settings.ORDER_WRITER_REDIS_URL,
-             "KEY_PREFIX": f"test-{secrets.token_hex(6)}"}
-    with override_settings(CACHES={"default": cache}), ThreadPoolExecutor(max_workers=12) as pool:
+    with ThreadPoolExecutor(max_workers=12) as pool:
         statuses = list(pool.map(lambda _: Client().get("/api/v1/time").status_code, range(36)))
     assert sorted(statuses) == [200] * 10 + [429] * 26
