@@ -112,6 +112,7 @@ def machine_cpu_seconds() -> float:
 def django_setup(database: str, *, pool_size: int = 2) -> None:
     """Point this process (and the worker processes it spawns later) at `database`, then set Django up."""
     os.environ["DATABASE_URL"] = database_url(database)
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")  # the order writers and the feed need Redis
     os.environ.setdefault("DATABASE_POOL_SIZE", str(pool_size))
     os.environ["DJANGO_SETTINGS_MODULE"] = "exchange.settings.dev"
     os.environ["DEBUG"] = "false"  # DEBUG keeps every SQL statement in memory

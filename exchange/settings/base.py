@@ -6,6 +6,7 @@ from exchange.settings.env import (
     cache_from_env,
     channel_layer_from_env,
     database_from_env,
+    prepare_threshold_from_env,
     env_bool,
     env_int,
     env_list,
@@ -73,6 +74,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env(str(BASE_DIR / "var" / "exchange.sqlite3"))}
+DATABASE_PREPARE_THRESHOLD = prepare_threshold_from_env()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = {"default": channel_layer_from_env()}
 # Where orders queue for their markets' writers (markets/writer.py); none: every order is placed directly.

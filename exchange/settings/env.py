@@ -52,13 +52,16 @@ def database_from_env(sqlite_path: str) -> dict:
         # check a connection as it hands it out (one short round trip), so after a database restart no request
         # fails on a stale connection.
         config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
-        # The order path's statements (exchange/db.run_statements) are prepared on a connection's third run of
-        # each; the ORM's client-side bound statements never are. A pooler in front that cannot keep prepared
-        # statements (PgBouncer in transaction mode before 1.21) needs DATABASE_PREPARE_THRESHOLD=off.
-        threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "3")
-        config["OPTIONS"]["prepare_threshold"] = None if threshold == "off" else int(threshold)
         config["CONN_HEALTH_CHECKS"] = True
     return config
+
+
+def prepare_threshold_from_env() -> int | None:
+    """Runs of an order-path statement on a connection before it is prepared there (exchange/prepared.py); None
+    (DATABASE_PREPARE_THRESHOLD=off) behind a pooler that does not keep session state, such as PgBouncer in
+    transaction mode."""
+    threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "3")
+    return None if threshold == "off" else int(threshold)
 
 
 def channel_layer_from_env() -> dict:
