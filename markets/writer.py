@@ -284,7 +284,8 @@ class Writer:
             market_id: [Placement(user_id=m["user_id"], request=OrderRequest(**m["request"])) for m in queued]
             for market_id, queued in messages.items()
         }
-        close_old_connections()
+        # The connection stays from batch to batch: taking one from the pool costs a health-check round trip.
+        # _mark_alive hands it back once a second, and a batch that fails is placed order by order on a fresh one.
         try:
             results = orders_place_batches(batches)
         except Exception:  # nothing of the batch was written: give each order its own chance
