@@ -1,15 +1,15 @@
 """Prepared statements for exchange/db.run_statements, named in SQL: `PREPARE name AS ...`, then `EXECUTE name(...)`.
 
-run_statements sends its statements as one query string (the simple protocol), since psycopg's pipeline cost more
-client CPU per statement than the statements cost the server. The simple protocol has no protocol-level prepared
-statements, and without them PostgreSQL plans every statement on every run, which profiling showed costing it more
-than running them. So a statement that a connection has run THRESHOLD times is prepared there by name, as psycopg
+run_statements sends its statements as one query string (the simple protocol): psycopg's pipeline mode cost about
+four times the client CPU. The simple protocol has no protocol-level prepared statements, and without them
+PostgreSQL plans every statement on every run, which profiling showed costing it more than running them (its CPU
+per order doubled). So a statement that a connection has run THRESHOLD times is prepared there by name, as psycopg
 would have prepared it, and from then on sent as a short EXECUTE; the least recently run beyond PREPARED_MAX are
 deallocated.
 
-Prepared statements belong to the server session and, unlike everything else, outlive a rolled-back transaction.
-What a connection has prepared is therefore kept per connection, and after a round trip that prepared or
-deallocated fails (so which of its parts ran is unknown), it is read back from pg_prepared_statements.
+Prepared statements belong to the server session and outlive a rolled-back transaction. What a connection has
+prepared is therefore kept per connection, and after a round trip that prepared or deallocated fails (so which of
+its parts ran is unknown), it is read back from pg_prepared_statements.
 Behind a pooler that does not keep session state (PgBouncer in transaction mode), THRESHOLD is None: nothing is
 prepared.
 """
