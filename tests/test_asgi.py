@@ -31,9 +31,10 @@ async def test_requests_reuse_the_threads_of_the_pool():
     handler, names = recording_handler(threads=4)
     for _ in range(10):
         assert await get_time(handler) == 200
-    # Requests one after another: one thread served them all (Django's default started two threads per request).
+    # Requests one after another run on the pool's threads (Django's default started two threads per request).
+    # Mostly on one; not always: a thread counts as idle again only a moment after its request has answered.
     assert len(names) == 10
-    assert set(names) == {names[0]} and names[0].startswith("request")
+    assert all(name.startswith("request") for name in names) and len(set(names)) <= 4
     handler.executor.shutdown()
 
 
