@@ -47,15 +47,15 @@ class Sending:
     """One round trip's query: the statements' SQL and parameters, and what it prepares and deallocates."""
 
     sql: list[str] = field(default_factory=list)
+    params: list[Sequence] = field(default_factory=list)  # per part of `sql`
     housekeeping: list[bool] = field(default_factory=list)  # per part of `sql`: a PREPARE or DEALLOCATE, no result
-    params: list = field(default_factory=list)
     executed: list[str] = field(default_factory=list)
     prepared: list[str] = field(default_factory=list)
     deallocated: list[str] = field(default_factory=list)
 
     def add(self, sql: str, params: Sequence = (), *, housekeeping: bool = False) -> None:
         self.sql.append(sql)
-        self.params.extend(params)
+        self.params.append(params)
         self.housekeeping.append(housekeeping)
 
 
