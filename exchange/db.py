@@ -96,31 +96,37 @@ def db_values(field, objects: Iterable[Model], db) -> list:
 
 
 def update_rows_statements(model: type[Model], fields: Sequence[str], objects: Iterable[Model]) -> list[Statement]:
-    """The statement (a list of one, or none) that writes `fields` of each object (all of one model) to its row."""
+    """The statement (a list of one, or none) that writes `fields` of each object (all of one model) to its row.
+
+    On PostgreSQL the new values go as one array per column (UPDATE ... FROM unnest): the statement's text is the
+    same however many rows, so it is prepared once, and psycopg parses its few placeholders once. A VALUES list
+    made a new statement of each row count, planned by the server and parsed by psycopg every time."""
     objects = list(objects)
     if not objects:
         return []
     db = connections[DEFAULT_DB_ALIAS]
-    head, row_sql, columns = _update_shape(model, tuple(fields), db.vendor)
-    rows = list(zip(*[db_values(column, objects, db) for column in columns], [obj.pk for obj in objects]))
-    return [(head.format(rows=", ".join([row_sql] * len(rows))), [value for row in rows for value in row])]
+    sql, columns = _update_shape(model, tuple(fields), db.vendor)
+    values = [db_values(column, objects, db) for column in columns] + [[obj.pk for obj in objects]]
+    if db.vendor == "postgresql":
+        return [(sql, values)]
+    rows = list(zip(*values))
+    row_sql = "(" + ", ".join(["%s"] * len(values)) + ")"
+    return [(sql.format(rows=", ".join([row_sql] * len(rows))), [value for row in rows for value in row])]
 
 
 @cache
-def _update_shape(model: type[Model], fields: tuple[str, ...], vendor: str) -> tuple[str, str, list]:
-    """The UPDATE with a {rows} slot for the VALUES rows, one row's placeholders, and the fields written."""
+def _update_shape(model: type[Model], fields: tuple[str, ...], vendor: str) -> tuple[str, list]:
+    """The UPDATE (on SQLite with a {rows} slot for the VALUES rows) and the fields it writes."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = [model._meta.get_field(name) for name in fields]
-    names = [connection.ops.quote_name(column.column) for column in columns]
-    assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    quoted = [connection.ops.quote_name(column.column) for column in columns]
+    names, assignments = ", ".join(quoted), ", ".join(f"{name} = v.{name}" for name in quoted)
     if vendor == "postgresql":
-        types = [column.db_type(connection) for column in columns] + ["bigint"]
-        row_sql = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
-        head = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {{rows}}) AS v({', '.join(names)}, id) WHERE t.id = v.id"
+        arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+        sql = f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}, %s::bigint[]) AS v({names}, id) WHERE t.id = v.id"
     else:
-        row_sql = "(" + ", ".join(["%s"] * (len(names) + 1)) + ")"
-        head = f"WITH v({', '.join(names)}, id) AS (VALUES {{rows}}) UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id"
-    return head, row_sql, columns
+        sql = f"WITH v({names}, id) AS (VALUES {{rows}}) UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id"
+    return sql, columns
 
 
 def update_rows(model: type[Model], fields: Sequence[str], objects: Iterable[Model]) -> None:

@@ -64,14 +64,20 @@ def accounts_lock_statement(
 def accounts_pairs_lock_statement(*, pairs: Sequence[tuple[int, int]], fee_currency_ids: Sequence[int]) -> Statement:
     """Lock the users' accounts given as (user, currency) pairs and the fee accounts of the given currencies, in key
     order (what a batch of orders in several markets touched, and no more)."""
-    wanted = (
-        f"(kind = {constant(Account.Kind.USER.value)} AND (user_id, currency_id) IN "
-        f"({', '.join(['(%s, %s)'] * len(pairs))}))"
-    )
+    user = constant(Account.Kind.USER.value)
+    fee = constant(Account.Kind.FEE.value)
+    if connection.vendor == "postgresql":  # arrays: one statement text (prepared once) however many accounts
+        users, currencies = ([pair[index] for pair in pairs] for index in (0, 1))
+        wanted = (
+            f"(kind = {user} AND (user_id, currency_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])))"
+            f" OR (kind = {fee} AND currency_id = ANY(%s::bigint[]))"
+        )
+        return _accounts_statement(wanted, [users, currencies, list(fee_currency_ids)], lock=True)
+    wanted = f"(kind = {user} AND (user_id, currency_id) IN ({', '.join(['(%s, %s)'] * len(pairs))}))"
     params = [value for pair in pairs for value in pair]
     if fee_currency_ids:
         fees = ", ".join(["%s"] * len(fee_currency_ids))
-        wanted += f" OR (kind = {constant(Account.Kind.FEE.value)} AND currency_id IN ({fees}))"
+        wanted += f" OR (kind = {fee} AND currency_id IN ({fees}))"
         params += list(fee_currency_ids)
     return _accounts_statement(wanted, params, lock=True)
 

@@ -233,20 +233,39 @@ def sequence_statement(market: Market) -> Statement:
 
 def level_change_statements(changes: dict[tuple[int, str, int], int]) -> list[Statement]:
     """Add each change to its level's open quantity, RETURNING every changed level's (market, side, price, new
-    total); then delete the levels left empty. `changes` holds one change per (market, side, price)."""
+    total); then delete the levels left empty. `changes` holds one change per (market, side, price). On PostgreSQL
+    the levels go as one array per column, so both statements keep one text (prepared once) however many levels."""
     table = BookLevel._meta.db_table
     levels = sorted(changes)
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(levels))
-    upsert = (
-        f"INSERT INTO {table} (market_id, side, price, quantity) VALUES {rows} "
+    on_conflict = (
         f"ON CONFLICT (market_id, side, price) DO UPDATE SET quantity = {table}.quantity + excluded.quantity "
         f"RETURNING market_id, side, price, quantity"
     )
+    if connection.vendor == "postgresql":
+        markets, sides, prices = (list(column) for column in zip(*levels))
+        arrays = "%s::bigint[], %s::varchar[], %s::bigint[]"
+        return [
+            (
+                f"INSERT INTO {table} (market_id, side, price, quantity) SELECT * FROM unnest({arrays}, %s::bigint[]) "
+                f"{on_conflict}",
+                [markets, sides, prices, [changes[level] for level in levels]],
+            ),
+            (
+                f"DELETE FROM {table} WHERE quantity = 0 AND (market_id, side, price) IN (SELECT * FROM unnest({arrays}))",
+                [markets, sides, prices],
+            ),
+        ]
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(levels))
     triples = ", ".join(["(%s, %s, %s)"] * len(levels))
-    delete = f"DELETE FROM {table} WHERE quantity = 0 AND (market_id, side, price) IN ({triples})"
     return [
-        (upsert, [value for level in levels for value in (*level, changes[level])]),
-        (delete, [value for level in levels for value in level]),
+        (
+            f"INSERT INTO {table} (market_id, side, price, quantity) VALUES {rows} {on_conflict}",
+            [value for level in levels for value in (*level, changes[level])],
+        ),
+        (
+            f"DELETE FROM {table} WHERE quantity = 0 AND (market_id, side, price) IN ({triples})",
+            [value for level in levels for value in level],
+        ),
     ]
 
 
