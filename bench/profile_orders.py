@@ -2,9 +2,11 @@
 PostgreSQL backend, which must run on this machine), SQL statements and round trips per order, and the top costs by
 cProfile (cumulative, this project's code and the libraries it calls).
 
-    .venv/bin/python bench/profile_orders.py [--orders 2000] [--root PATH] [--database NAME]
+    .venv/bin/python bench/profile_orders.py [--orders 2000] [--batch N] [--root PATH] [--database NAME]
 
-One process, one market, the same order mix as bench/place_orders.py (about half trade), on PostgreSQL.
+One process, one market, the same order mix as bench/place_orders.py (about half trade), on PostgreSQL; with
+`--batch N`, N orders at a time in one transaction, spread over 8 markets (markets/batch.py, as an order writer
+places them).
 `--root` imports the exchange from another checkout (e.g. a `git worktree` of an older commit), so two versions
 can be profiled side by side in one run:
 
@@ -34,6 +36,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative, tottime, ...")
     parser.add_argument("--no-cprofile", action="store_true", help="time only (e.g. to run under py-spy)")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="place orders this many at a time in 8 markets, as an order writer does"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
@@ -45,7 +50,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=1, traders=16)
+    ids = common.setup_exchange(market_count=8 if args.batch else 1, traders=16)
 
     from django.contrib.auth.models import User
     from django.db import connection
@@ -55,16 +60,29 @@ def main() -> None:
     from markets.services import OrderRequest, order_place
 
     users = list(User.objects.filter(pk__in=ids["traders"]))
-    market = Market.objects.get(pk=ids["markets"][0])
+    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
     rng = random.Random(1)
 
-    def place_one() -> None:
+    def request_in(market) -> OrderRequest:
         side, price, quantity = common.order_mix(rng, market.tick, market.lot)
-        request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+        return OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+
+    def place_one() -> None:
         try:
-            order_place(user=rng.choice(users), market_id=market.pk, request=request)
+            order_place(user=rng.choice(users), market_id=markets[0].pk, request=request_in(markets[0]))
         except DomainError:
             pass
+
+    def place_batch() -> None:
+        from markets.batch import Placement, orders_place_batches
+
+        batches = {market.pk: [] for market in markets}
+        for index in range(args.batch):
+            market = markets[index % len(markets)]
+            batches[market.pk].append(Placement(user_id=rng.choice(users).pk, request=request_in(market)))
+        orders_place_batches(batches)
+
+    place, per_call = (place_batch, args.batch) if args.batch else (place_one, 1)
 
     import psycopg
 
@@ -86,31 +104,31 @@ def main() -> None:
 
     psycopg.Connection.pipeline = pipeline
 
-    for _ in range(200):  # warm up: imports, plans, a book to trade against
-        place_one()
+    for _ in range(200 // per_call + 5):  # warm up: imports, plans, a book to trade against
+        place()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         [(backend,)] = cursor.fetchall()
     with connection.execute_wrapper(count_sql):
         started, cpu_started, backend_started = time.perf_counter(), time.process_time(), process_cpu(backend)
-        for _ in range(args.orders):
-            place_one()
+        for _ in range(args.orders // per_call):
+            place()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         backend_cpu = process_cpu(backend) - backend_started
-    n = args.orders
+    n = args.orders // per_call * per_call
     round_trips = sql["executes"] - sql["pipelined"] + sql["pipelines"]
     print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")
     print(
         f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order, of which this process's CPU "
         f"{cpu / n * 1000:.2f} ms and its PostgreSQL backend's {backend_cpu / n * 1000:.2f} ms; per order "
-        f"{sql['statements'] / n:.1f} SQL statements in {round_trips / n:.1f} round trips (BEGIN and COMMIT not counted)"
+        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN and COMMIT not counted)"
     )
     if args.no_cprofile:
         return
     profile = cProfile.Profile()
     profile.enable()
-    for _ in range(n):
-        place_one()
+    for _ in range(n // per_call):
+        place()
     profile.disable()
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
