@@ -66,11 +66,16 @@ def accounts_pairs_lock_statement(*, pairs: Sequence[tuple[int, int]], fee_curre
     order (what a batch of orders in several markets touched, and no more)."""
     user = constant(Account.Kind.USER.value)
     fee = constant(Account.Kind.FEE.value)
-    if connection.vendor == "postgresql":  # arrays: one statement text (prepared once) however many accounts
+    if connection.vendor == "postgresql":
+        # Arrays: one statement text (prepared once) however many accounts. Written as a join, not `(user_id,
+        # currency_id) IN (SELECT * FROM unnest(...)) OR ...`, whose generic plan read the whole table (0.3 s at
+        # a million accounts); this one takes the two unique indexes.
+        table = Account._meta.db_table
         users, currencies = ([pair[index] for pair in pairs] for index in (0, 1))
         wanted = (
-            f"(kind = {user} AND (user_id, currency_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])))"
-            f" OR (kind = {fee} AND currency_id = ANY(%s::bigint[]))"
+            f"id IN (SELECT a.id FROM unnest(%s::bigint[], %s::bigint[]) AS w(user_id, currency_id) JOIN {table} a"
+            f" ON a.kind = {user} AND a.user_id = w.user_id AND a.currency_id = w.currency_id"
+            f" UNION ALL SELECT id FROM {table} WHERE kind = {fee} AND currency_id = ANY(%s::bigint[]))"
         )
         return _accounts_statement(wanted, [users, currencies, list(fee_currency_ids)], lock=True)
     wanted = f"(kind = {user} AND (user_id, currency_id) IN ({', '.join(['(%s, %s)'] * len(pairs))}))"
