@@ -1,7 +1,7 @@
 """Hot-path SQL helpers: cheap UPDATEs of many rows and several statements in one round trip.
 
 Django's bulk_update builds a CASE expression per field and row, which costs more Python than the statement costs
-the database; `update_rows` sends the new values as one VALUES list.
+the database; `update_rows` sends the new values as one array per column (a VALUES list on SQLite).
 `run_statements` sends a list of statements to PostgreSQL as one query string, one round trip, so the settlement of
 an order takes a fixed few round trips however many rows it writes. They run in order, each seeing what the earlier
 ones wrote, inside the caller's transaction. Parameters are bound on the client (as everywhere in Django) and
