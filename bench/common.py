@@ -109,6 +109,12 @@ def machine_cpu_seconds() -> float:
 # --- Django -----------------------------------------------------------------------------------------------------
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of local process `pid` so far (Linux /proc): a server, a writer, a database backend."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def django_setup(database: str, *, pool_size: int = 2) -> None:
     """Point this process (and the worker processes it spawns later) at `database`, then set Django up."""
     os.environ["DATABASE_URL"] = database_url(database)

@@ -33,6 +33,9 @@ import time
 import zlib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBER_COUNTS = (1, 100, 1000)
 SUBSCRIBERS_PER_CLIENT = 250  # one client process per this many sockets, at most CLIENT_PROCESSES
@@ -202,12 +205,6 @@ def publish_deltas(makers, market, *, rate: float, seconds: float, committed: di
     return max(committed)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(servers, subscribers: int, *, rate: float, seconds: float, compress: bool) -> dict:
     from markets import events
 
@@ -240,10 +237,10 @@ def measure(servers, subscribers: int, *, rate: float, seconds: float, compress:
 
     events.publish_market_update = timed_publish
     try:
-        started, server_cpu = time.time(), sum(cpu_seconds(server.process.pid) for server in servers)
+        started, server_cpu = time.time(), sum(common.process_cpu_seconds(server.process.pid) for server in servers)
         last = publish_deltas(makers, market, rate=rate, seconds=seconds, committed=committed)
         published = time.time() - started
-        server_cpu = (sum(cpu_seconds(server.process.pid) for server in servers) - server_cpu) / published
+        server_cpu = (sum(common.process_cpu_seconds(server.process.pid) for server in servers) - server_cpu) / published
     finally:
         events.publish_market_update = publish
     last_sequence.value = last

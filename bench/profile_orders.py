@@ -110,11 +110,11 @@ def main() -> None:
         cursor.execute("SELECT pg_backend_pid()")
         [(backend,)] = cursor.fetchall()
     with connection.execute_wrapper(count_sql):
-        started, cpu_started, backend_started = time.perf_counter(), time.process_time(), process_cpu(backend)
+        started, cpu_started, backend_started = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
         for _ in range(args.orders // per_call):
             place()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        backend_cpu = process_cpu(backend) - backend_started
+        backend_cpu = common.process_cpu_seconds(backend) - backend_started
     n = args.orders // per_call * per_call
     round_trips = sql["executes"] - sql["pipelined"] + sql["pipelines"]
     print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")

@@ -87,10 +87,10 @@ def sending(connection, cursor, statements: Sequence[tuple[str, list]]) -> Sendi
 
 
 def sent(connection, out: Sending, *, ok: bool) -> None:
-    """Record what a round trip did on the connection's session."""
-    if settings.DATABASE_PREPARE_THRESHOLD is None:
+    """Record what a round trip did on the connection's session (none is kept when nothing is prepared)."""
+    session = _sessions.get(connection)
+    if session is None:
         return
-    session = _sessions[connection]
     if not ok:
         if out.prepared or out.deallocated:
             session.known = False
