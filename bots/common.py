@@ -60,8 +60,26 @@ async def until_stopped(stop: asyncio.Event, *workers: Awaitable[None]) -> None:
         await asyncio.gather(stopper, *tasks, return_exceptions=True)
 
 
+# A request the server has received is carried out whether or not the bot still waits for its answer. A bot
+# stopped mid-request (until_stopped cancels its workers) would otherwise cancel its orders before that order was
+# placed, and leave it open. Requests that change the book go through `unabandoned`, and the cancel on the way out
+# waits for them.
+_changing: set[asyncio.Future] = set()
+
+
+async def unabandoned(request: Awaitable):
+    """Await the request; if the caller is cancelled meanwhile, the request still runs to its answer."""
+    task = asyncio.ensure_future(request)
+    _changing.add(task)
+    task.add_done_callback(_changing.discard)
+    return await asyncio.shield(task)
+
+
 async def cancel_everything(client: AsyncClient, symbol: str) -> None:
-    """Cancel the bot's orders in the market on the way out (logged, never raised: the bot is stopping anyway)."""
+    """Cancel the bot's orders in the market on the way out, once every request that changes the book has been
+    answered (logged, never raised: the bot is stopping anyway)."""
+    if _changing:
+        await asyncio.wait(set(_changing), timeout=client.timeout)
     try:
         cancelled = await client.cancel_all(symbol)
     except ExchangeError as error:

@@ -13,7 +13,7 @@ cancels all its orders in the market before it exits.
 import asyncio
 from decimal import Decimal
 
-from bots.common import cancel_everything, credentials, log, parser, run, until_stopped
+from bots.common import cancel_everything, credentials, log, parser, run, unabandoned, until_stopped
 from exchange_client import AsyncClient, ExchangeError, Feed, Fill, Market
 from exchange_client.errors import InsufficientFunds
 
@@ -28,6 +28,9 @@ class MarketMaker:
         self.levels = levels
         self.reference: Decimal | None = None
         self.changed = asyncio.Event()
+
+    async def place_order(self, *args, **options):
+        return await unabandoned(self.client.place_order(*args, **options))
 
     async def find_reference(self, price: Decimal | None) -> Decimal:
         if price is None:
@@ -52,11 +55,11 @@ class MarketMaker:
     async def requote(self) -> None:
         """Replace all quotes with fresh ones around the reference."""
         symbol, reference = self.market.symbol, self.reference  # fills may move the reference meanwhile
-        await self.client.cancel_all(symbol)
+        await unabandoned(self.client.cancel_all(symbol))
         placed = []
         for side, price in self.quotes(reference):
             try:
-                order = await self.client.place_order(symbol, side, quantity=self.size, price=price, post_only=True)
+                order = await self.place_order(symbol, side, quantity=self.size, price=price, post_only=True)
             except InsufficientFunds as error:
                 log.warning("no %s quote at %s: %s", side, price, error.message)
                 continue

@@ -14,7 +14,7 @@ import random
 from collections import deque
 from decimal import Decimal
 
-from bots.common import cancel_everything, credentials, log, parser, run, until_stopped
+from bots.common import cancel_everything, credentials, log, parser, run, unabandoned, until_stopped
 from exchange_client import AsyncClient, ExchangeError, Feed, Market, Order
 from exchange_client.errors import OrderNotOpen
 
@@ -26,6 +26,9 @@ class Taker:
         self.max_lots = max(1, int(size / market.lot))
         self.market_share, self.spread, self.max_open, self.rng = market_share, spread, max_open, rng
         self.resting: deque[int] = deque()  # ids of our limit orders that may still be open, oldest first
+
+    async def place_order(self, *args, **options):
+        return await unabandoned(self.client.place_order(*args, **options))
 
     def middle(self) -> Decimal | None:
         book = self.feed.book(self.market.symbol)
@@ -43,17 +46,17 @@ class Taker:
         if rng.random() < self.market_share:
             if side == "buy":  # a market buy names the most it may spend: the quantity at a generous price
                 budget = (quantity * middle * Decimal("1.2")).quantize(Decimal(10) ** -market.price_decimals)
-                order = await self.client.place_order(market.symbol, side, type="market", quantity=quantity,
+                order = await self.place_order(market.symbol, side, type="market", quantity=quantity,
                                                       quote_budget=budget)
             else:
-                order = await self.client.place_order(market.symbol, side, type="market", quantity=quantity)
+                order = await self.place_order(market.symbol, side, type="market", quantity=quantity)
         else:
             away = Decimal(rng.uniform(0, float(self.spread))) / 100
             if side == "buy":
                 price = market.round_price(middle * (1 - away))
             else:
                 price = market.round_price(middle * (1 + away), up=True)
-            order = await self.client.place_order(market.symbol, side, quantity=quantity, price=price)
+            order = await self.place_order(market.symbol, side, quantity=quantity, price=price)
             if order.is_open:
                 self.resting.append(order.id)
         log.info("%s", describe(order, market))

@@ -27,3 +27,36 @@ def test_the_client_and_the_bots_import_without_django():
     code = ("import sys, exchange_client, bots.market_maker, bots.taker, bots.demo; "
             "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django was imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=30)
+
+
+async def test_a_bot_stopped_mid_order_cancels_after_the_server_has_placed_it():
+    import asyncio
+
+    from bots import common
+
+    happened = []
+
+    class Server:  # carries out a request it has received, whether or not the bot still waits for the answer
+        timeout = 5.0
+
+        async def place_order(self):
+            return await asyncio.shield(asyncio.ensure_future(self._place()))  # the client going away stops nothing
+
+        async def _place(self):
+            await asyncio.sleep(0.2)
+            happened.append("placed")
+
+        async def cancel_all(self, symbol):
+            happened.append("cancelled")
+            return []
+
+    server, stop = Server(), asyncio.Event()
+
+    async def keep_trading():
+        while True:
+            await common.unabandoned(server.place_order())
+
+    asyncio.get_running_loop().call_later(0.05, stop.set)  # mid-request
+    await common.until_stopped(stop, keep_trading())
+    await common.cancel_everything(server, "GOLD-HOUR")
+    assert happened == ["placed", "cancelled"]
