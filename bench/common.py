@@ -129,11 +129,16 @@ def django_setup(database: str, *, pool_size: int = 2) -> None:
     django.setup()
 
 
-def setup_exchange(*, market_count: int, traders: int, extra_users: tuple[str, ...] = ()) -> dict:
-    """On a migrated, empty database: an issuer, one quote and `market_count` base currencies (2 decimals each),
-    `market_count` markets BASEi-QUOTE, and `traders` (plus `extra_users`) funded with 10^12 of every currency.
+HISTORIANS = ("historian_a", "historian_b")  # the two sides of every seeded past trade
+LAST_DAY_TRADES = 10_000  # per market: the day of trading every benchmark's exchange has behind it
 
-    Returns the ids: {"issuer", "quote", "bases", "markets", "traders", "extra"}.
+
+def setup_exchange(*, market_count: int, traders: int, history: bool = True) -> dict:
+    """On a migrated, empty database: an issuer, one quote and `market_count` base currencies (2 decimals each),
+    `market_count` markets BASEi-QUOTE, `traders` and two HISTORIANS funded with 10^12 of every currency; with
+    `history`, a last day of LAST_DAY_TRADES past trades per market and fresh statistics (last_day()).
+
+    Returns the ids: {"issuer", "quote", "bases", "markets", "traders", "historians"}.
     """
     from django.contrib.auth.models import User
 
@@ -146,20 +151,43 @@ def setup_exchange(*, market_count: int, traders: int, extra_users: tuple[str, .
         ledger.currency_create(issuer=issuer, code=f"BASE{i}", name=f"Base {i}", decimals=2) for i in range(market_count)
     ]
     users = [User.objects.create_user(f"trader{i}") for i in range(traders)]
-    extra = [User.objects.create_user(name) for name in extra_users]
+    historians = [User.objects.create_user(name) for name in HISTORIANS]
     for currency in [quote, *bases]:
         ledger.currency_mint(issuer=issuer, currency=currency, amount=10**15)
-        for user in users + extra:
+        for user in users + historians:
             ledger.transfer_create(sender=issuer, recipient=user, currency=currency, amount=10**12)
     market_ids = [markets.market_create(user=issuer, base=base, quote=quote).pk for base in bases]
-    return {
+    ids = {
         "issuer": issuer.pk,
         "quote": quote.pk,
         "bases": [b.pk for b in bases],
         "markets": market_ids,
         "traders": [u.pk for u in users],
-        "extra": [u.pk for u in extra],
+        "historians": [u.pk for u in historians],
     }
+    if history:
+        last_day(ids, trades=LAST_DAY_TRADES * market_count)
+    return ids
+
+
+def last_day(ids: dict, *, trades: int) -> None:
+    """`trades` past trades between the HISTORIANS over the last day, taking turns over the markets, their candles,
+    and VACUUM ANALYZE: the state of an exchange that has been running, as pgbench measures on initialised and
+    vacuumed tables. From empty tables instead, each connection's prepared statements get plans made while the
+    tables held a few rows — whole-table scans — and keep them as the tables grow, until autovacuum's ANALYZE
+    (a minute or more later) has them replanned: a cold start, not the exchange."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    import seed
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    historian_a, historian_b = ids["historians"]
+    seed.past_trades(market_ids=ids["markets"], user_a=historian_a, user_b=historian_b, count=trades,
+                     start=now - timedelta(days=1), end=now - timedelta(minutes=2))
+    seed.candles(market_ids=ids["markets"])
+    seed.vacuum_analyze()
 
 
 def audit() -> tuple[bool, float, str]:

@@ -3,9 +3,9 @@
     .venv/bin/python bench/growth.py --resting 1000000 --trades 1000000 [--seconds 5] [--audit] [--database X] [--json]
 
 On a fresh database: eight markets BASEi-QUOTE, sixteen funded traders, and a seed written in SQL (bench/seed.py):
-every market has a last day of trading (RECENT_TRADES each, so tickers and candles always have a day to read),
-market 0 (the one-market figures and the reads) holds `--resting` resting orders far from the traded prices and
-the rest of `--trades` past trades spread over the RETENTION_DAYS before that day. Then it measures
+every market has a last day of trading (common.LAST_DAY_TRADES each, so tickers and candles always have a day to
+read), market 0 (the one-market figures and the reads) holds `--resting` resting orders far from the traded prices
+and the rest of `--trades` past trades spread over the RETENTION_DAYS before that day. Then it measures
 order_place (1 market × 1 and 8 workers, 8 markets × 8 workers), and each read's median time: the book snapshot
 (depth 50), the ticker of market 0, the tickers of all markets, 1m and 1h candles over the last day, and the REST
 GETs of ticker and 1h candles (Django's test client, in process: the view and its queries, no HTTP).
@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-RECENT_TRADES = 10_000  # per market, over the last 24 hours
 RETENTION_DAYS = 60
 PLACE_RUNS = ((1, 1), (1, 8), (8, 8))  # (markets, workers)
 READ_SECONDS = 1.0  # per read: repeat it this long (at least READ_MIN_CALLS times) and take the median
@@ -35,11 +34,11 @@ def seed(ids: dict, *, resting: int, trades: int) -> dict:
     started = time.perf_counter()
     now = timezone.now().replace(second=0, microsecond=0)
     day_start = now - timedelta(days=1)
-    historian_a, historian_b = ids["extra"]
+    historian_a, historian_b = ids["historians"]
     markets = ids["markets"]
     # Oldest first, so ids rise with time as on a real exchange: market 0's long history, then a last day in
     # which every market trades (interleaved), then the resting orders.
-    recent = min(RECENT_TRADES * len(markets), trades)
+    recent = min(common.LAST_DAY_TRADES * len(markets), trades)
     steps = (
         ("older trades", lambda: seeding.past_trades(
             market_ids=markets[:1], user_a=historian_a, user_b=historian_b, count=trades - recent,
@@ -119,7 +118,7 @@ def measure(database: str, *, resting: int, trades: int, seconds: float, run_aud
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=8, traders=16, extra_users=("historian_a", "historian_b"))
+    ids = common.setup_exchange(market_count=8, traders=16, history=False)  # seed() writes the history
     common.progress(f"(5) seeding {resting:,} resting orders and {trades:,} past trades")
     result = {"resting": resting, "trades": trades, **seed(ids, resting=resting, trades=trades)}
     common.progress(f"(5) seeded in {result['seed_s']:.0f} s")
@@ -142,7 +141,7 @@ def measure(database: str, *, resting: int, trades: int, seconds: float, run_aud
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resting", type=int, default=0)
-    parser.add_argument("--trades", type=int, default=8 * RECENT_TRADES)
+    parser.add_argument("--trades", type=int, default=8 * common.LAST_DAY_TRADES)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--audit", action="store_true", help="run manage.py audit after seeding (and time it)")
     parser.add_argument("--database", default="bench_growth")

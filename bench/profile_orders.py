@@ -123,6 +123,17 @@ def main() -> None:
         f"{cpu / n * 1000:.2f} ms and its PostgreSQL backend's {backend_cpu / n * 1000:.2f} ms; per order "
         f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN and COMMIT not counted)"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0), left(statement, 90) "
+            "FROM pg_prepared_statements WHERE name LIKE 'exchange\\_%%' GROUP BY ROLLUP (statement) "
+            "ORDER BY statement IS NOT NULL, 2 DESC"
+        )
+        (generic, custom, _), *by_statement = cursor.fetchall()
+    print(f"prepared statements' runs on a generic plan {generic}, planned anew (custom plan) {custom}")
+    for generic, custom, statement in by_statement:
+        if custom > generic:
+            print(f"  {custom} custom, {generic} generic: {statement}")
     if args.no_cprofile:
         return
     profile = cProfile.Profile()

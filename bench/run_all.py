@@ -30,7 +30,7 @@ import common  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 WORKERS = (1, 2, 4, 8)
 REST_CLIENTS = 8
-GROWTH_RECENT = 8 * 10_000  # growth.py: a day of trades in each of its eight markets
+GROWTH_RECENT = 8 * common.LAST_DAY_TRADES  # growth.py: a day of trades in each of its eight markets
 WORSE = 0.20  # the limit: no growth figure more than 20 % worse than with an empty book
 
 
