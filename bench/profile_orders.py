@@ -147,11 +147,5 @@ def main() -> None:
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 
-def process_cpu(pid: int) -> float:
-    """Seconds of CPU a local process has used (the database server's backend: same machine, /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
 if __name__ == "__main__":
     main()
