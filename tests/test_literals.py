@@ -1,14 +1,21 @@
 """exchange/literals.py: what run_statements writes into the SQL reaches PostgreSQL as the same values psycopg's own
 binding sends, and what it does not write itself it leaves to psycopg."""
 
+import enum
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 
 from exchange import literals
+from markets.models import Order
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+class Priority(enum.IntEnum):
+    HIGH = 7
+
 
 AWARE = datetime(2026, 12, 3, 13, 5, 7, 123456, tzinfo=UTC)
 
@@ -35,6 +42,10 @@ VALUES = [
     (["buy", "NULL", None, "it's", "a,b", "{x}", " spaced "], "text[]"),
     ([True, False, None], "boolean[]"),
     ([AWARE, None], "timestamptz[]"),
+    (Order.Status.OPEN, "text"),  # a str subclass: written as its value, as psycopg does
+    ([Order.Status.FILLED, Order.Status.PARTIALLY_FILLED], "text[]"),
+    (Priority.HIGH, "bigint"),
+    ([Priority.HIGH, 1], "bigint[]"),
 ]
 
 
