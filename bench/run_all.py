@@ -10,6 +10,8 @@ subscribers on one uvicorn process, and 1,000 on two (bench/feed_latency.py, pas
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
 and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once).
 
+The exchanges of (2) and (3) have a day of trading behind them (common.last_day: 10,000 past trades per market,
+then VACUUM ANALYZE), as pgbench measures on initialised tables; (5) seeds its own history.
 Each benchmark runs in a process of its own on a database of its own, `<prefix>_place`, `<prefix>_rest`,
 `<prefix>_feed` and `<prefix>_growth`, dropped and created afresh. PostgreSQL and Redis at 127.0.0.1
 (REDIS_URL, default db 0). Progress goes to stderr, the table to stdout. Figures are comparable only within
