@@ -8,11 +8,13 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from api.cached import DeclaredFieldsCopiedCheaply
+
 UNKNOWN_FIELD = "Unknown field: this endpoint does not accept it."
 NOT_A_STRING = "Send a JSON string here."
 
 
-class RequestSerializer(serializers.Serializer):
+class RequestSerializer(DeclaredFieldsCopiedCheaply, serializers.Serializer):
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             unknown = sorted(str(name) for name in set(data) - set(self.fields))
