@@ -170,6 +170,17 @@ def setup_exchange(*, market_count: int, traders: int, history: bool = True) -> 
     return ids
 
 
+def exchange_ids() -> dict:
+    """The traders' and markets' ids of the exchange setup_exchange made in this process's database, in the same
+    order (for a process that measures an exchange another one set up)."""
+    from django.contrib.auth.models import User
+
+    from markets.models import Market
+
+    traders = User.objects.filter(username__startswith="trader").order_by("pk").values_list("pk", flat=True)
+    return {"traders": list(traders), "markets": list(Market.objects.order_by("pk").values_list("pk", flat=True))}
+
+
 def last_day(ids: dict, *, trades: int) -> None:
     """`trades` past trades between the HISTORIANS over the last day, taking turns over the markets, their candles,
     and VACUUM ANALYZE: the state of an exchange that has been running, as pgbench measures on initialised and

@@ -1,6 +1,7 @@
 """Growth: the place-order figures and the read paths that must not slow with history, on one seeded exchange.
 
     .venv/bin/python bench/growth.py --resting 1000000 --trades 1000000 [--seconds 5] [--audit] [--database X] [--json]
+        [--only prepare|measure]
 
 On a fresh database: eight markets BASEi-QUOTE, sixteen funded traders, and a seed written in SQL (bench/seed.py):
 every market has a last day of trading (common.LAST_DAY_TRADES each, so tickers and candles always have a day to
@@ -112,7 +113,8 @@ def measure_reads(ids: dict) -> dict:
     return figures
 
 
-def measure(database: str, *, resting: int, trades: int, seconds: float, run_audit: bool) -> dict:
+def prepare(database: str, *, resting: int, trades: int, run_audit: bool) -> dict:
+    """A fresh `database`: the exchange, its seed and (with `run_audit`) the audit of it; what it took."""
     common.database_recreate(database)
     common.django_setup(database)
     from django.core.management import call_command
@@ -128,14 +130,19 @@ def measure(database: str, *, resting: int, trades: int, seconds: float, run_aud
         if not ok:
             sys.exit(f"the seed breaks an invariant:\n{output}")
         result["audit_s"] = took
+    return result
+
+
+def measure(database: str, *, seconds: float) -> dict:
+    """The place-order and read figures of the exchange prepare() left in `database`."""
+    common.django_setup(database)
+    ids = common.exchange_ids()
     place = []
     for market_count, workers in PLACE_RUNS:
         common.progress(f"(5) order_place, {market_count} market(s), {workers} worker(s)")
         figures = common.run_service(ids["traders"], ids["markets"][:market_count], workers, seconds, seed=7)
         place.append({"markets": market_count, "workers": workers, **figures})
-    result["place"] = place
-    result["reads"] = measure_reads(ids)
-    return result
+    return {"place": place, "reads": measure_reads(ids)}
 
 
 def main() -> None:
@@ -146,11 +153,19 @@ def main() -> None:
     parser.add_argument("--audit", action="store_true", help="run manage.py audit after seeding (and time it)")
     parser.add_argument("--database", default="bench_growth")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
+    parser.add_argument("--only", choices=("prepare", "measure"),
+                        help="one half: prepare the database, or measure one prepared before (run_all.py interleaves)")
     args = parser.parse_args()
-    result = measure(args.database, resting=args.resting, trades=args.trades, seconds=args.seconds,
-                     run_audit=args.audit)
+    result = {}
+    if args.only != "measure":
+        result.update(prepare(args.database, resting=args.resting, trades=args.trades, run_audit=args.audit))
+    if args.only != "prepare":
+        result.update(measure(args.database, seconds=args.seconds))
     if args.json:
         common.emit_json(result)
+        return
+    if args.only:
+        print(result)
         return
     print(f"{args.resting:,} resting orders, {args.trades:,} past trades; seeded in {result['seed_s']:.0f} s"
           + (f"; audit {result['audit_s']:.0f} s, all invariants hold" if "audit_s" in result else ""))

@@ -8,12 +8,13 @@ one order writer (order_submit; a second writer only competes for the same two c
 writer, 8 clients from two other processes (bench/api_latency.py); (4) the feed with 1, 100 and 1,000
 subscribers on one uvicorn process, and 1,000 on two (bench/feed_latency.py, passed through as it prints);
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
-and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once).
+and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once); the
+three levels are prepared first, then measured in turns, GROWTH_ROUNDS times, each figure's best kept.
 
 The exchanges of (2) and (3) have a day of trading behind them (common.last_day: 10,000 past trades per market,
 then VACUUM ANALYZE), as pgbench measures on initialised tables; (5) seeds its own history.
 Each benchmark runs in a process of its own on a database of its own, `<prefix>_place`, `<prefix>_rest`,
-`<prefix>_feed` and `<prefix>_growth`, dropped and created afresh. PostgreSQL and Redis at 127.0.0.1
+`<prefix>_feed` and `<prefix>_growth_<level>`, dropped and created afresh. PostgreSQL and Redis at 127.0.0.1
 (REDIS_URL, default db 0). Progress goes to stderr, the table to stdout. Figures are comparable only within
 one run: the ratios are the point.
 """
@@ -34,6 +35,7 @@ WORKERS = (1, 2, 4, 8)
 REST_CLIENTS = 8
 GROWTH_RECENT = 8 * common.LAST_DAY_TRADES  # growth.py: a day of trades in each of its eight markets
 WORSE = 0.20  # the issue's limit: no growth figure more than 20 % worse than with an empty book
+GROWTH_ROUNDS = 3  # each growth level is measured this many times, the levels taking turns
 
 
 def run_stage(script: str, *args: str, env: dict | None = None) -> dict | list:
@@ -107,19 +109,42 @@ def main() -> None:
         results["feed2"] = attempt("(4) 2 processes", lambda: run_feed(
             f"{args.prefix}_feed", rate=args.feed_rate, seconds=seconds, servers=2, subscribers="1000"))
     if "5" in only:
-        levels = []
-        for resting, trades, audit in ((0, GROWTH_RECENT, False), (10_000, GROWTH_RECENT, False), (big, big, True)):
-            common.progress(f"(5) growth: {resting:,} resting orders, {trades:,} past trades")
-            levels.append(attempt(f"(5) {resting:,} resting", lambda r=resting, t=trades, a=audit: run_stage(
-                "growth.py", "--database", f"{args.prefix}_growth", "--seconds", str(seconds),
-                "--resting", str(r), "--trades", str(t), *(["--audit"] if a else []))))
-        results["growth"] = levels if levels and levels[0] else None
-        if results["growth"]:
-            results["growth"] = [level for level in levels if level]
+        results["growth"] = attempt("(5)", lambda: run_growth(args.prefix, seconds, big))
     results = {key: value for key, value in results.items() if value}
     results["failures"] = failures
     end_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print_table(state, end_load, seconds, time.monotonic() - started, results)
+
+
+def run_growth(prefix: str, seconds: float, big: int) -> list[dict]:
+    """bench/growth.py: prepare each level's database, then measure the levels in turns, GROWTH_ROUNDS times, and
+    keep each figure's best. Measured once each, one level after the other, the levels were minutes apart, and this
+    machine's speed drifts by tens of per cent in minutes (two runs disagreed on which level was faster)."""
+    levels = ((0, GROWTH_RECENT, False), (10_000, GROWTH_RECENT, False), (big, big, True))
+    prepared = []
+    for index, (resting, trades, audit) in enumerate(levels):
+        common.progress(f"(5) growth: preparing {resting:,} resting orders, {trades:,} past trades")
+        prepared.append(run_stage("growth.py", "--only", "prepare", "--database", f"{prefix}_growth_{index}",
+                                  "--resting", str(resting), "--trades", str(trades), *(["--audit"] if audit else [])))
+    rounds = [[] for _ in levels]
+    for round_number in range(1, GROWTH_ROUNDS + 1):
+        for index, (resting, _, _) in enumerate(levels):
+            common.progress(f"(5) growth: round {round_number} of {GROWTH_ROUNDS}, {resting:,} resting orders")
+            rounds[index].append(run_stage("growth.py", "--only", "measure", "--database", f"{prefix}_growth_{index}",
+                                           "--seconds", str(seconds)))
+    return [{**level, **best_of(measured)} for level, measured in zip(prepared, rounds, strict=True)]
+
+
+def best_of(measured: list[dict]) -> dict:
+    """Each figure's best over the rounds: the most orders per second, the fewest milliseconds."""
+    place = [
+        {**runs[0], "orders_per_s": max(r["orders_per_s"] for r in runs), "p50_ms": min(r["p50_ms"] for r in runs),
+         "p99_ms": min(r["p99_ms"] for r in runs)}
+        for runs in zip(*(m["place"] for m in measured), strict=True)
+    ]
+    reads = {name: (measured[0]["reads"][name] if name.startswith("_") else min(m["reads"][name] for m in measured))
+             for name in measured[0]["reads"]}
+    return {"place": place, "reads": reads}
 
 
 # --- the table --------------------------------------------------------------------------------------------------
