@@ -4,12 +4,12 @@ A ModelSerializer works out its fields from the model on every instance, and for
 is most of its cost. The fields are built once here and each instance gets copies, as DRF already does with
 declared fields, since an instance binds its fields to itself.
 
-DRF copies a field by deepcopy, which builds it anew from deep copies of its arguments: profiling a placed order over
-REST showed the two serializers' copies (request and response) taking an eighth of the request's CPU. A field built
-from plain values only (strings, numbers, lazy translations, lists of choices, validators) and not yet bound holds nothing a request
-changes in place — binding and validation assign attributes of their own — so a shallow copy serves as well. A
-field with another field or serializer inside (a ListField's child, a nested serializer), or any other argument,
-is deep-copied as DRF does.
+DRF copies a field by deepcopy, which builds it anew from deep copies of its arguments: profiling a placed order
+over REST showed the two serializers' copies (request and response) taking an eighth of the request's CPU. An
+unbound field built from plain values only (strings, numbers, lazy translations, lists of choices, validators)
+holds nothing a request changes in place — binding and validation assign attributes of their own — so a shallow
+copy serves as well. A serializer, a field with another field inside (a ListField's child), or a field with any
+other argument is deep-copied as DRF does.
 """
 
 import copy
@@ -25,12 +25,12 @@ _SHARED_BY_DRF = ("validators", "regex")  # arguments DRF's own deepcopy of a fi
 
 
 def field_copies(fields: dict[str, Field]) -> dict[str, Field]:
-    """Unbound copies of `fields` (name -> field, none of them bound) for one serializer instance."""
+    """Copies of `fields` (name -> field, none of them bound: a class's templates) for one serializer instance."""
     return {name: _copy(field) for name, field in fields.items()}
 
 
 def _copy(field: Field) -> Field:
-    if isinstance(field, BaseSerializer) or field.parent is not None:
+    if isinstance(field, BaseSerializer):
         return copy.deepcopy(field)
     arguments = [*field._args, *(value for key, value in field._kwargs.items() if key not in _SHARED_BY_DRF)]
     return copy.copy(field) if all(map(_plain, arguments)) else copy.deepcopy(field)

@@ -129,6 +129,7 @@ def django_setup(database: str, *, pool_size: int = 2) -> None:
     django.setup()
 
 
+TRADER = "trader{}"  # the username of setup_exchange's i-th trader
 HISTORIANS = ("historian_a", "historian_b")  # the two sides of every seeded past trade
 LAST_DAY_TRADES = 10_000  # per market: the day of trading every benchmark's exchange has behind it
 
@@ -150,7 +151,7 @@ def setup_exchange(*, market_count: int, traders: int, history: bool = True) -> 
     bases = [
         ledger.currency_create(issuer=issuer, code=f"BASE{i}", name=f"Base {i}", decimals=2) for i in range(market_count)
     ]
-    users = [User.objects.create_user(f"trader{i}") for i in range(traders)]
+    users = [User.objects.create_user(TRADER.format(i)) for i in range(traders)]
     historians = [User.objects.create_user(name) for name in HISTORIANS]
     for currency in [quote, *bases]:
         ledger.currency_mint(issuer=issuer, currency=currency, amount=10**15)
@@ -177,7 +178,7 @@ def exchange_ids() -> dict:
 
     from markets.models import Market
 
-    traders = User.objects.filter(username__startswith="trader").order_by("pk").values_list("pk", flat=True)
+    traders = User.objects.filter(username__startswith=TRADER.format("")).order_by("pk").values_list("pk", flat=True)
     return {"traders": list(traders), "markets": list(Market.objects.order_by("pk").values_list("pk", flat=True))}
 
 
@@ -229,6 +230,24 @@ def order_mix(rng: random.Random, tick: int, lot: int) -> tuple[str, int, int]:
     return side, price, lot * rng.randint(1, 5)
 
 
+def limit_order(rng: random.Random, market):
+    """An OrderRequest of the mix (order_mix) in `market`."""
+    from markets.services import OrderRequest
+
+    side, price, quantity = order_mix(rng, market.tick, market.lot)
+    return OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+
+
+def backend_pid() -> int:
+    """The PostgreSQL backend of this thread's connection (its CPU: process_cpu_seconds)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [(pid,)] = cursor.fetchall()
+    return pid
+
+
 def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writers=False):
     """One worker process: set up, wait at the `start` barrier for the others, then order_place (or, with
     `via_writers`, order_submit to the markets' writers) in a loop for `seconds`; put (latencies, traded, errors)
@@ -241,20 +260,19 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writ
 
     from exchange.errors import DomainError
     from markets.models import Market
-    from markets.services import OrderRequest, order_place
+    from markets.services import order_place
     from markets.writer import order_submit
 
     place = order_submit if via_writers else order_place
     rng = random.Random(seed)
     users = list(User.objects.filter(pk__in=user_ids))
-    steps = {m.pk: (m.tick, m.lot) for m in Market.objects.filter(pk__in=market_ids)}
+    markets = Market.objects.in_bulk(market_ids)
     latencies, trades, errors = [], 0, 0
     start.wait()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         market_id = rng.choice(market_ids)
-        side, price, quantity = order_mix(rng, *steps[market_id])
-        request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
+        request = limit_order(rng, markets[market_id])
         started = time.perf_counter()
         try:
             order = place(user=rng.choice(users), market_id=market_id, request=request)

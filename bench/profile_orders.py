@@ -57,19 +57,15 @@ def main() -> None:
 
     from exchange.errors import DomainError
     from markets.models import Market
-    from markets.services import OrderRequest, order_place
+    from markets.services import order_place
 
     users = list(User.objects.filter(pk__in=ids["traders"]))
     markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
     rng = random.Random(1)
 
-    def request_in(market) -> OrderRequest:
-        side, price, quantity = common.order_mix(rng, market.tick, market.lot)
-        return OrderRequest(side=side, type="limit", quantity=quantity, price=price)
-
     def place_one() -> None:
         try:
-            order_place(user=rng.choice(users), market_id=markets[0].pk, request=request_in(markets[0]))
+            order_place(user=rng.choice(users), market_id=markets[0].pk, request=common.limit_order(rng, markets[0]))
         except DomainError:
             pass
 
@@ -79,7 +75,8 @@ def main() -> None:
         batches = {market.pk: [] for market in markets}
         for index in range(args.batch):
             market = markets[index % len(markets)]
-            batches[market.pk].append(Placement(user_id=rng.choice(users).pk, request=request_in(market)))
+            placement = Placement(user_id=rng.choice(users).pk, request=common.limit_order(rng, market))
+            batches[market.pk].append(placement)
         orders_place_batches(batches)
 
     place, per_call = (place_batch, args.batch) if args.batch else (place_one, 1)
@@ -106,9 +103,7 @@ def main() -> None:
 
     for _ in range(200 // per_call + 5):  # warm up: imports, plans, a book to trade against
         place()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        [(backend,)] = cursor.fetchall()
+    backend = common.backend_pid()
     with connection.execute_wrapper(count_sql):
         started, cpu_started, backend_started = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
         for _ in range(args.orders // per_call):

@@ -39,26 +39,20 @@ def main() -> None:
     seed.vacuum_analyze()
 
     from django.contrib.auth.models import User
-    from django.db import connection
-
     from exchange.errors import DomainError
     from markets.models import Market
-    from markets.services import OrderRequest, order_place
+    from markets.services import order_place
 
     users = list(User.objects.filter(pk__in=ids["traders"]))
     markets = [Market.objects.get(pk=pk) for pk in ids["markets"]]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        [(backend,)] = cursor.fetchall()
+    backend = common.backend_pid()
     rng = random.Random(3)
 
     def turn(market: Market, orders: int) -> tuple[float, float, float]:
         started, cpu, backend_cpu = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
         for _ in range(orders):
-            side, price, quantity = common.order_mix(rng, market.tick, market.lot)
-            request = OrderRequest(side=side, type="limit", quantity=quantity, price=price)
             try:
-                order_place(user=rng.choice(users), market_id=market.pk, request=request)
+                order_place(user=rng.choice(users), market_id=market.pk, request=common.limit_order(rng, market))
             except DomainError:
                 pass
         elapsed = time.perf_counter() - started

@@ -2,10 +2,11 @@
 
 run_statements binds on the client (as Django does). psycopg's mogrify runs a Python loop with a dumper per value
 and, for an array, per element: profiling an order showed it taking a quarter of the client's CPU, most of it on
-the arrays of the batch statements. The hot path's values are of a few kinds — integers, strings (model choices among them),
-None, booleans, aware datetimes, and flat lists of these — and their literals are written here directly. For any other value,
-or a string whose literal would need more escaping than doubled quotes (a backslash, a NUL, a double quote inside
-an array), the whole statement is left to psycopg, so nothing is escaped here that psycopg would escape otherwise.
+the arrays of the batch statements. The hot path's values are of a few kinds — integers, strings (model choices
+among them), None, booleans, aware datetimes, and flat lists of these — and their literals are written here
+directly. For any other value, or a string whose literal would need more escaping than doubled quotes (a
+backslash, a NUL, a double quote inside an array), the whole statement is left to psycopg, so nothing is escaped
+here that psycopg would escape otherwise.
 """
 
 from collections.abc import Callable, Sequence
