@@ -31,6 +31,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# The statements this session prepares (exchange/prepared.py) are the order path's: lookups by key and writes of a
+# few rows, whose plan does not depend on the values. Left to choose, PostgreSQL planned some of them anew on every
+# run: an unnest of arrays counts as 100 rows in a generic plan, so the plan for the actual 1-3 rows always looked
+# cheaper, and with many resting orders so did the opposite side's first prices. Planning cost more than running
+# them. Django's own queries bind on the client, so they have no parameters this setting could act on.
+PLAN_CACHE_MODE = "force_generic_plan"
+
+
 def database_from_env(sqlite_path: str) -> dict:
     """PostgreSQL (pooled) when DATABASE_URL says so, else the embedded SQLite file."""
     url = os.environ.get("DATABASE_URL")
@@ -53,6 +61,8 @@ def database_from_env(sqlite_path: str) -> dict:
         # fails on a stale connection.
         config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
         config["CONN_HEALTH_CHECKS"] = True
+        if prepare_threshold_from_env() is not None:
+            config["OPTIONS"]["options"] = f"-c plan_cache_mode={PLAN_CACHE_MODE}"
     return config
 
 
