@@ -258,7 +258,6 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writ
     from django.contrib.auth.models import User
     from django.db import connections
 
-    from exchange.errors import DomainError
     from markets.models import Market
     from markets.services import order_place
     from markets.writer import order_submit
@@ -267,21 +266,29 @@ def service_worker(user_ids, market_ids, seconds, seed, start, results, via_writ
     rng = random.Random(seed)
     users = list(User.objects.filter(pk__in=user_ids))
     markets = Market.objects.in_bulk(market_ids)
-    latencies, trades, errors = [], 0, 0
     start.wait()
+    results.put(place_for(seconds, place, rng, users, [markets[pk] for pk in market_ids]))
+    connections.close_all()
+
+
+def place_for(seconds: float, place, rng: random.Random, users: list, markets: list) -> tuple[list[float], int, int]:
+    """Place orders of the mix with `place` (order_place or order_submit) for `seconds`, each by a random user in a
+    random market; (each order's latency in seconds, how many traded, how many were refused)."""
+    from exchange.errors import DomainError
+
+    latencies, trades, errors = [], 0, 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        market_id = rng.choice(market_ids)
-        request = limit_order(rng, markets[market_id])
+        market = rng.choice(markets)
+        request = limit_order(rng, market)
         started = time.perf_counter()
         try:
-            order = place(user=rng.choice(users), market_id=market_id, request=request)
+            order = place(user=rng.choice(users), market_id=market.pk, request=request)
             trades += order.filled_quantity > 0
         except DomainError:
             errors += 1
         latencies.append(time.perf_counter() - started)
-    results.put((latencies, trades, errors))
-    connections.close_all()
+    return latencies, trades, errors
 
 
 def run_processes(processes: list, results, while_running=None) -> list:

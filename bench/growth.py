@@ -1,18 +1,24 @@
-"""Growth: the place-order figures and the read paths that must not slow with history, on one seeded exchange.
+"""Growth: the place-order figures and the read paths that must not slow with history, on seeded exchanges.
 
     .venv/bin/python bench/growth.py --resting 1000000 --trades 1000000 [--seconds 5] [--audit] [--database X] [--json]
-        [--only prepare|measure]
+    .venv/bin/python bench/growth.py --only prepare --database X --resting N --trades M [--audit]
+    .venv/bin/python bench/growth.py --only measure --database X,Y,Z [--seconds 5] [--rounds 5]
 
-On a fresh database: eight markets BASEi-QUOTE, sixteen funded traders, and a seed written in SQL (bench/seed.py):
-every market has a last day of trading (common.LAST_DAY_TRADES each, so tickers and candles always have a day to
-read), market 0 (the one-market figures and the reads) holds `--resting` resting orders far from the traded prices
-and the rest of `--trades` past trades spread over the RETENTION_DAYS before that day. Then it measures
-order_place (1 market × 1 and 8 workers, 8 markets × 8 workers), and each read's median time: the book snapshot
-(depth 50), the ticker of market 0, the tickers of all markets, 1m and 1h candles over the last day, and the REST
-GETs of ticker and 1h candles (Django's test client, in process: the view and its queries, no HTTP).
+Preparing a fresh database: eight markets BASEi-QUOTE, sixteen funded traders, and a seed written in SQL
+(bench/seed.py): every market has a last day of trading (common.LAST_DAY_TRADES each, so tickers and candles always
+have a day to read), market 0 (the one-market figures and the reads) holds `--resting` resting orders far from the
+traded prices and the rest of `--trades` past trades spread over the RETENTION_DAYS before that day.
+
+Measuring: order_place (1 market × 1 and 8 workers, 8 markets × 8 workers), and each read's median time: the book
+snapshot (depth 50), the ticker of market 0, the tickers of all markets, 1m and 1h candles over the last day, and
+the REST GETs of ticker and 1h candles (Django's test client, in process: the view and its queries, no HTTP).
+Several databases (levels of growth) are measured in turns of a second or less, each against the first: measured
+one after another, minutes apart, the machine's drift outweighed what growth costs (measure()).
 """
 
 import argparse
+import multiprocessing
+import random
 import statistics
 import sys
 import time
@@ -24,7 +30,9 @@ import common  # noqa: E402
 
 RETENTION_DAYS = 60
 PLACE_RUNS = ((1, 1), (1, 8), (8, 8))  # (markets, workers)
-READ_SECONDS = 1.0  # per read: repeat it this long (at least READ_MIN_CALLS times) and take the median
+ROUNDS = 5  # turns each level takes at each figure
+READ_TURN_SECONDS = 0.25  # a level's turn at a read: repeat it this long, at least READ_MIN_CALLS times
+READ_MIN_CALLS = 5
 
 
 def seed(ids: dict, *, resting: int, trades: int) -> dict:
@@ -67,18 +75,8 @@ def _check_foreign_keys() -> None:
         sys.exit("the seed breaks foreign keys:\n" + "\n".join(broken))
 
 
-def time_read(call, *, min_calls: int = 20) -> float:
-    """Median milliseconds of `call()`, repeated for READ_SECONDS (at least `min_calls` times)."""
-    call()  # warm: first-call imports and plans don't count
-    times, deadline = [], time.perf_counter() + READ_SECONDS
-    while len(times) < min_calls or time.perf_counter() < deadline:
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
-
-
-def measure_reads(ids: dict) -> dict:
+def read_calls(ids: dict) -> dict:
+    """Each read path, by name: a call that reads it once."""
     from django.test import Client
     from django.utils import timezone
 
@@ -95,7 +93,7 @@ def measure_reads(ids: dict) -> dict:
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code, response.content[:200])
 
-    reads = {
+    return {
         "book snapshot, depth 50": lambda: selectors.book_snapshot(market=market, depth=50),
         "ticker, market 0": lambda: selectors.ticker(market=market),
         f"tickers, all {len(markets)} markets": lambda: selectors.tickers(markets=markets),
@@ -104,13 +102,16 @@ def measure_reads(ids: dict) -> dict:
         "REST GET ticker": lambda: rest(f"/api/v1/markets/{market.symbol}/ticker"),
         "REST GET candles 1h, last day": lambda: rest(f"/api/v1/markets/{market.symbol}/candles?interval=1h&start={stamp}"),
     }
-    figures = {}
-    for name, call in reads.items():
-        common.progress(f"(5) read: {name}")
-        figures[name] = time_read(call)
-    snapshot = selectors.book_snapshot(market=market, depth=50)
-    figures["_levels"] = len(snapshot.bids) + len(snapshot.asks)
-    return figures
+
+
+def time_calls(call, seconds: float) -> list[float]:
+    """Milliseconds of each `call()`, repeated for `seconds` (at least READ_MIN_CALLS times)."""
+    times, deadline = [], time.perf_counter() + seconds
+    while len(times) < READ_MIN_CALLS or time.perf_counter() < deadline:
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def prepare(database: str, *, resting: int, trades: int, run_audit: bool) -> dict:
@@ -133,48 +134,171 @@ def prepare(database: str, *, resting: int, trades: int, run_audit: bool) -> dic
     return result
 
 
-def measure(database: str, *, seconds: float) -> dict:
-    """The place-order and read figures of the exchange prepare() left in `database`."""
+def level_worker(database: str, pipe) -> None:
+    """A process on one level's database: does what the measuring process asks, one command at a time, starting
+    at the time it names, and answers with what it measured; None ends it."""
     common.django_setup(database)
+    from django.contrib.auth.models import User
+    from django.db import connections
+
+    from markets import selectors
+    from markets.models import Market
+    from markets.services import order_place
+
     ids = common.exchange_ids()
-    place = []
-    for market_count, workers in PLACE_RUNS:
-        common.progress(f"(5) order_place, {market_count} market(s), {workers} worker(s)")
-        figures = common.run_service(ids["traders"], ids["markets"][:market_count], workers, seconds, seed=7)
-        place.append({"markets": market_count, "workers": workers, **figures})
-    return {"place": place, "reads": measure_reads(ids)}
+    users = list(User.objects.filter(pk__in=ids["traders"]))
+    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
+    reads = read_calls(ids)
+    while (command := pipe.recv()) is not None:
+        kind, start_at, seconds, argument = command
+        time.sleep(max(0.0, start_at - time.time()))
+        if kind == "place":
+            market_count, seed = argument
+            pipe.send(common.place_for(seconds, order_place, random.Random(seed), users, markets[:market_count]))
+        elif kind == "read":
+            pipe.send(time_calls(reads[argument], seconds))
+        else:  # "describe": the reads' names, and how many price levels market 0's snapshot of depth 50 returns
+            snapshot = selectors.book_snapshot(market=markets[0], depth=50)
+            pipe.send({"reads": list(reads), "levels": len(snapshot.bids) + len(snapshot.asks)})
+    connections.close_all()
+
+
+class Levels:
+    """One process per worker on each level's database, so the levels can take turns of a second or less."""
+
+    def __init__(self, databases: list[str], workers: int):
+        context = multiprocessing.get_context("spawn")  # a forked connection pool would be shared
+        self.pipes, self.processes = [], []
+        for database in databases:
+            ends = [context.Pipe() for _ in range(workers)]
+            self.pipes.append([mine for mine, _ in ends])
+            self.processes += [context.Process(target=level_worker, args=(database, theirs)) for _, theirs in ends]
+        for process in self.processes:
+            process.start()
+
+    def run(self, level: int, workers: int, kind: str, seconds: float, arguments: list) -> list:
+        """`workers` of the level's processes run the command together; their answers."""
+        start_at = time.time() + 0.05  # all of them start together
+        pipes = self.pipes[level][:workers]
+        for pipe, argument in zip(pipes, arguments, strict=True):
+            pipe.send((kind, start_at, seconds, argument))
+        return [pipe.recv() for pipe in pipes]
+
+    def close(self) -> None:
+        for pipe in (pipe for level in self.pipes for pipe in level):
+            pipe.send(None)
+        for process in self.processes:
+            process.join()
+
+
+def turns(levels: int, rounds: int):
+    """(round, level) in the order they are measured: every round measures each level once, starting one level
+    further on than the round before, so no level is always measured first or right after another."""
+    for round_number in range(rounds):
+        for step in range(levels):
+            yield round_number, (round_number + step) % levels
+
+
+def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
+    """The place-order and read figures of the exchanges prepare() left in `databases`, the levels taking turns:
+    each figure is measured `rounds` times per level, in turns of seconds / rounds (reads: READ_TURN_SECONDS).
+
+    Per level: each figure over all its turns, and its ratio to the first level's as the median over the rounds
+    of the ratio within the round: a level's turn is seconds from the first level's, so the machine's drift,
+    tens of per cent over minutes, cancels out."""
+    count, turn = len(databases), seconds / rounds
+    results = [{"place": [], "reads": {}, "ratios": {"place": [], "reads": {}}} for _ in databases]
+    levels = Levels(databases, max(workers for _, workers in PLACE_RUNS))
+    try:
+        for market_count, workers in PLACE_RUNS:
+            common.progress(f"(5) order_place, {market_count} market(s), {workers} worker(s), {count} levels in turns")
+            by_round = [[None] * count for _ in range(rounds)]
+            for level in range(count):  # warm up: plans, caches, a book to trade against; not counted
+                levels.run(level, workers, "place", min(turn, 1.0), [(market_count, -1 - n) for n in range(workers)])
+            for round_number, level in turns(count, rounds):
+                seeds = [(market_count, round_number * 100 + n) for n in range(workers)]  # the same orders per level
+                by_round[round_number][level] = levels.run(level, workers, "place", turn, seeds)
+            for level in range(count):
+                figures = _place_figures([a for answers in by_round for a in answers[level]], turn * rounds)
+                results[level]["place"].append({"markets": market_count, "workers": workers, **figures})
+            per_round = [[_place_figures(answers[level], turn) for level in range(count)] for answers in by_round]
+            for level in range(count):
+                results[level]["ratios"]["place"].append(
+                    {name: _median_ratio(per_round, level, lambda figures: figures[name])
+                     for name in ("orders_per_s", "p50_ms", "p99_ms")})
+        [description] = levels.run(0, 1, "describe", 0.0, [None])
+        for name in description["reads"]:
+            common.progress(f"(5) read: {name}, {count} levels in turns")
+            by_round = [[None] * count for _ in range(rounds)]
+            for level in range(count):
+                levels.run(level, 1, "read", 0.0, [name])  # warm: first-call imports and plans don't count
+            for round_number, level in turns(count, rounds):
+                [by_round[round_number][level]] = levels.run(level, 1, "read", READ_TURN_SECONDS, [name])
+            for level in range(count):
+                results[level]["reads"][name] = statistics.median(t for times in by_round for t in times[level])
+                results[level]["ratios"]["reads"][name] = _median_ratio(by_round, level, statistics.median)
+        for level in range(count):
+            [description] = levels.run(level, 1, "describe", 0.0, [None])
+            results[level]["reads"]["_levels"] = description["levels"]
+    finally:
+        levels.close()
+    return results
+
+
+def _place_figures(answers: list, seconds: float) -> dict:
+    latencies = sorted(latency for lat, _, _ in answers for latency in lat)
+    orders = len(latencies)
+    return {
+        "orders_per_s": orders / seconds,
+        "p50_ms": common.percentile(latencies, 0.50) * 1000,
+        "p99_ms": common.percentile(latencies, 0.99) * 1000,
+        "traded": sum(t for _, t, _ in answers) / max(orders, 1),
+        "errors": sum(e for _, _, e in answers),
+    }
+
+
+def _median_ratio(by_round: list[list], level: int, figure) -> float:
+    """The median over the rounds of figure(level's measurement) / figure(first level's)."""
+    return statistics.median(figure(measured[level]) / figure(measured[0]) for measured in by_round)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resting", type=int, default=0)
     parser.add_argument("--trades", type=int, default=8 * common.LAST_DAY_TRADES)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=5, help="per figure and level, over all its turns")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns per figure and level")
     parser.add_argument("--audit", action="store_true", help="run manage.py audit after seeding (and time it)")
-    parser.add_argument("--database", default="bench_growth")
+    parser.add_argument("--database", default="bench_growth",
+                        help="with --only measure, several prepared ones, comma-separated, to measure in turns")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (for run_all.py)")
     parser.add_argument("--only", choices=("prepare", "measure"),
-                        help="one half: prepare the database, or measure one prepared before (run_all.py interleaves)")
+                        help="one half: prepare the database, or measure ones prepared before (run_all.py does)")
     args = parser.parse_args()
-    result = {}
-    if args.only != "measure":
-        result.update(prepare(args.database, resting=args.resting, trades=args.trades, run_audit=args.audit))
-    if args.only != "prepare":
-        result.update(measure(args.database, seconds=args.seconds))
+    databases = args.database.split(",")
+    if args.only == "measure":
+        result = measure(databases, seconds=args.seconds, rounds=args.rounds)
+    else:
+        result = prepare(args.database, resting=args.resting, trades=args.trades, run_audit=args.audit)
+        if args.only is None:
+            result.update(measure([args.database], seconds=args.seconds, rounds=args.rounds)[0])
     if args.json:
         common.emit_json(result)
         return
-    if args.only:
-        print(result)
-        return
-    print(f"{args.resting:,} resting orders, {args.trades:,} past trades; seeded in {result['seed_s']:.0f} s"
-          + (f"; audit {result['audit_s']:.0f} s, all invariants hold" if "audit_s" in result else ""))
-    for row in result["place"]:
-        print(f"order_place {row['markets']} market(s) x {row['workers']} worker(s): {row['orders_per_s']:.0f}/s, "
-              f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, traded {row['traded']:.0%}")
-    for name, ms in result["reads"].items():
-        if not name.startswith("_"):
-            print(f"{name}: {ms:.2f} ms")
+    if "seed_s" in result:
+        print(f"{args.resting:,} resting orders, {args.trades:,} past trades; seeded in {result['seed_s']:.0f} s"
+              + (f"; audit {result['audit_s']:.0f} s, all invariants hold" if "audit_s" in result else ""))
+    for database, level in zip(databases, result if isinstance(result, list) else [result], strict=False):
+        if "place" not in level:
+            continue
+        print(f"{database} (ratios: to {databases[0]}, the median over the rounds)")
+        for row, ratios in zip(level["place"], level["ratios"]["place"], strict=True):
+            print(f"    order_place {row['markets']} market(s) x {row['workers']} worker(s): {row['orders_per_s']:.0f}/s "
+                  f"({ratios['orders_per_s']:.2f}), p50 {row['p50_ms']:.1f} ms ({ratios['p50_ms']:.2f}), "
+                  f"p99 {row['p99_ms']:.1f} ms ({ratios['p99_ms']:.2f}), traded {row['traded']:.0%}")
+        for name, ms in level["reads"].items():
+            if not name.startswith("_"):
+                print(f"    {name}: {ms:.2f} ms ({level['ratios']['reads'][name]:.2f})")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ between them, and each turn prints orders/s and the CPU of this process and of i
 
     .venv/bin/python bench/resting_ab.py [--resting 10000] [--orders 500] [--turns 4] [--database bench_resting_ab]
 
-growth.py measures its levels minutes apart, in separate processes; on a shared machine whose speed drifts by tens
-of per cent in minutes, that cannot tell a 20 % slowdown from drift. Here the two books take turns within seconds.
+growth.py compares whole exchanges (one database per level, taking turns); here both books share one database and
+one process, so what is told apart is the book alone, not the size of the tables around it.
 """
 
 import argparse

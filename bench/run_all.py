@@ -9,7 +9,8 @@ writer, 8 clients from two other processes (bench/api_latency.py); (4) the feed 
 subscribers on one uvicorn process, and 1,000 on two (bench/feed_latency.py, passed through as it prints);
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
 and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once); the
-three levels are prepared first, then measured in turns, GROWTH_ROUNDS times, each figure's best kept.
+three levels are prepared first, then measured in turns of a second or less, each ratio the median of the
+ratios within a round (growth.py measure()).
 
 The exchanges of (2) and (3) have a day of trading behind them (common.last_day: 10,000 past trades per market,
 then VACUUM ANALYZE), as pgbench measures on initialised tables; (5) seeds its own history.
@@ -35,7 +36,6 @@ WORKERS = (1, 2, 4, 8)
 REST_CLIENTS = 8
 GROWTH_RECENT = 8 * common.LAST_DAY_TRADES  # growth.py: a day of trades in each of its eight markets
 WORSE = 0.20  # the issue's limit: no growth figure more than 20 % worse than with an empty book
-GROWTH_ROUNDS = 3  # each growth level is measured this many times, the levels taking turns
 
 
 def run_stage(script: str, *args: str, env: dict | None = None) -> dict | list:
@@ -117,34 +117,16 @@ def main() -> None:
 
 
 def run_growth(prefix: str, seconds: float, big: int) -> list[dict]:
-    """bench/growth.py: prepare each level's database, then measure the levels in turns, GROWTH_ROUNDS times, and
-    keep each figure's best. Measured once each, one level after the other, the levels were minutes apart, and this
-    machine's speed drifts by tens of per cent in minutes (two runs disagreed on which level was faster)."""
+    """bench/growth.py: prepare each level's database, then measure the levels in turns (growth.py measure())."""
     levels = ((0, GROWTH_RECENT, False), (10_000, GROWTH_RECENT, False), (big, big, True))
+    databases = [f"{prefix}_growth_{index}" for index in range(len(levels))]
     prepared = []
-    for index, (resting, trades, audit) in enumerate(levels):
+    for database, (resting, trades, audit) in zip(databases, levels, strict=True):
         common.progress(f"(5) growth: preparing {resting:,} resting orders, {trades:,} past trades")
-        prepared.append(run_stage("growth.py", "--only", "prepare", "--database", f"{prefix}_growth_{index}",
+        prepared.append(run_stage("growth.py", "--only", "prepare", "--database", database,
                                   "--resting", str(resting), "--trades", str(trades), *(["--audit"] if audit else [])))
-    rounds = [[] for _ in levels]
-    for round_number in range(1, GROWTH_ROUNDS + 1):
-        for index, (resting, _, _) in enumerate(levels):
-            common.progress(f"(5) growth: round {round_number} of {GROWTH_ROUNDS}, {resting:,} resting orders")
-            rounds[index].append(run_stage("growth.py", "--only", "measure", "--database", f"{prefix}_growth_{index}",
-                                           "--seconds", str(seconds)))
-    return [{**level, **best_of(measured)} for level, measured in zip(prepared, rounds, strict=True)]
-
-
-def best_of(measured: list[dict]) -> dict:
-    """Each figure's best over the rounds: the most orders per second, the fewest milliseconds."""
-    place = [
-        {**runs[0], "orders_per_s": max(r["orders_per_s"] for r in runs), "p50_ms": min(r["p50_ms"] for r in runs),
-         "p99_ms": min(r["p99_ms"] for r in runs)}
-        for runs in zip(*(m["place"] for m in measured), strict=True)
-    ]
-    reads = {name: (measured[0]["reads"][name] if name.startswith("_") else min(m["reads"][name] for m in measured))
-             for name in measured[0]["reads"]}
-    return {"place": place, "reads": reads}
+    measured = run_stage("growth.py", "--only", "measure", "--database", ",".join(databases), "--seconds", str(seconds))
+    return [{**level, **figures} for level, figures in zip(prepared, measured, strict=True)]
 
 
 # --- the table --------------------------------------------------------------------------------------------------
@@ -230,31 +212,30 @@ def print_growth(levels: list[dict]) -> list:
     heads = [f"{_short(lv['resting'])} resting, {_short(lv['trades'])} trades" for lv in levels]
     print(f"{'(5) growth':<40}" + "".join(f"{head:>27}" for head in heads))
     empty = levels[0]
-    rows = []  # (label, values per level, higher is better)
+    rows = []  # (label, (value, ratio to the empty book) per level, higher is better)
     for index, run in enumerate(empty["place"]):
         label = f"order_place {run['markets']} mkt x {run['workers']} wkr"
-        runs = [lv["place"][index] for lv in levels]
-        rows.append((f"    {label}, orders/s", [r["orders_per_s"] for r in runs], True))
-        rows.append((f"    {label}, p50 ms", [r["p50_ms"] for r in runs], False))
-        rows.append((f"    {label}, p99 ms", [r["p99_ms"] for r in runs], False))
+        for name, unit, higher_better in (("orders_per_s", "orders/s", True), ("p50_ms", "p50 ms", False),
+                                          ("p99_ms", "p99 ms", False)):
+            cells = [(lv["place"][index][name], lv["ratios"]["place"][index][name]) for lv in levels]
+            rows.append((f"    {label}, {unit}", cells, higher_better))
     for name in empty["reads"]:
         if not name.startswith("_"):
-            rows.append((f"    {name}, ms", [lv["reads"][name] for lv in levels], False))
+            rows.append((f"    {name}, ms", [(lv["reads"][name], lv["ratios"]["reads"][name]) for lv in levels], False))
     verdicts = []
-    for label, values, higher_better in rows:
-        cells = []
-        for value in values:
-            ratio = value / values[0] if values[0] else float("nan")
+    for label, cells, higher_better in rows:
+        texts = []
+        for value, ratio in cells:
             worse = ratio < 1 - WORSE if higher_better else ratio > 1 + WORSE
-            cells.append(f"{value:>10.{0 if higher_better else 2}f} {ratio:>6.2f}{'!' if worse else ' ':<1}")
-        print(f"{label:<40}" + "".join(f"{cell:>27}" for cell in cells))
+            texts.append(f"{value:>10.{0 if higher_better else 2}f} {ratio:>6.2f}{'!' if worse else ' ':<1}")
+        print(f"{label:<40}" + "".join(f"{text:>27}" for text in texts))
         if "p99" not in label:  # p99 over a few seconds on a shared machine is noise; shown, not judged
-            last = values[-1] / values[0] if values[0] else float("nan")
+            last = cells[-1][1]
             worse = last < 1 - WORSE if higher_better else last > 1 + WORSE
             verdicts.append((f"growth: {label.strip()} at the big level within 20 % of empty", not worse, last))
     levels_line = ", ".join(f"{lv['reads']['_levels']}" for lv in levels)
-    print(f"    (value, then ratio to the empty book; ! = more than 20 % worse. Book snapshot levels returned: "
-          f"{levels_line})")
+    print(f"    (value over all turns; ratio to the empty book: the median of the rounds' ratios, the levels taking turns "
+          f"within a round;\n     ! = more than 20 % worse.\n     Book snapshot levels returned: {levels_line})")
     seeds = ", ".join(f"{lv['seed_s']:.0f} s" for lv in levels)
     audits = [f"{lv['resting']:,} resting / {lv['trades']:,} trades in {lv['audit_s']:.0f} s" for lv in levels
               if "audit_s" in lv]
