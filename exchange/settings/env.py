@@ -33,9 +33,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 # The statements this session prepares (exchange/prepared.py) are the order path's: lookups by key and writes of a
 # few rows, whose plan does not depend on the values. Left to choose, PostgreSQL planned some of them anew on every
-# run: an unnest of arrays counts as 100 rows in a generic plan, so the plan for the actual 1-3 rows always looked
-# cheaper, and with many resting orders so did the opposite side's first prices. Planning cost more than running
-# them. Django's own queries bind on the client, so they have no parameters this setting could act on.
+# run: a generic plan estimates unnest($1::bigint[]) or generate_series(1, $2) at many rows, so the plan for the
+# actual few always looked cheaper, and with many resting orders so did the opposite side's first prices. Planning
+# cost more than running them. Django's own queries bind on the client: no parameters this setting could act on.
 PLAN_CACHE_MODE = "force_generic_plan"
 
 
