@@ -8,7 +8,8 @@ book) and one funded trader with its own API key per client. For each configurat
 with that many worker processes, and the load comes from two other processes, each running half of the clients
 concurrently (asyncio + httpx, every request signed anew). Prices straddle 100.00 so about half the orders trade.
 Latency is what the client sees: signing, HTTP, the view, the service and the commit. Server CPU is what the
-uvicorn processes spent (user + system) during the load, per request.
+uvicorn processes spent (user + system) during the load, per request. Right before each load, pgbench's
+settlement ceiling (common.pgbench_ceiling) is measured with as many clients, the reference of its ratio.
 
 As in production, the workers share one cache (signature replay records, throttles): CACHE_URL, or else
 REDIS_URL. `--root` serves another checkout (e.g. a `git worktree` of an older commit), so two versions can be
@@ -165,11 +166,14 @@ def measure(database: str, worker_counts: list[int], clients: int, seconds: floa
                 pids += [p.pid for p in stack.enter_context(common.OrderWriters(writer_count, market_ids)).processes]
             server = stack.enter_context(common.Uvicorn(workers=workers, env=server_env))
             pids.append(server.process.pid)
+            # The ceiling at the same client count, right before the load: the ratio's reference, seconds away.
+            common.progress(f"(3) pgbench ceiling, {clients} clients, right before")
+            ceiling_tps = common.pgbench_ceiling(database, clients, seconds)["tps"]
             cpu_before = sum(process_tree_cpu(pid) for pid in pids)
             row = run_load(server.url, symbol, credentials, seconds)
             cpu_ms = (sum(process_tree_cpu(pid) for pid in pids) - cpu_before) * 1000
         row["server_cpu_ms"] = cpu_ms / max(row["requests"], 1)
-        rows.append({"workers": workers, "writers": writer_count, "clients": clients, **row})
+        rows.append({"workers": workers, "writers": writer_count, "clients": clients, "ceiling_tps": ceiling_tps, **row})
     return rows
 
 
@@ -191,11 +195,13 @@ def main() -> None:
     if args.json:
         common.emit_json(rows)
         return
-    print(f"{'uvicorn workers':>15}{'writers':>8}{'clients':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
-          f"{'traded':>8}  errors")
+    print(f"{'uvicorn workers':>15}{'writers':>8}{'clients':>8}{'orders/s':>10}{'ceiling':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'CPU ms/req':>11}{'traded':>8}  errors")
     for row in rows:
-        print(f"{row['workers']:>15}{row['writers']:>8}{row['clients']:>8}{row['orders_per_s']:>10.0f}{row['p50_ms']:>9.1f}"
-              f"{row['p99_ms']:>9.1f}{row['server_cpu_ms']:>11.1f}{row['traded']:>8.0%}  {row['errors'] or '-'}")
+        print(f"{row['workers']:>15}{row['writers']:>8}{row['clients']:>8}{row['orders_per_s']:>10.0f}"
+              f"{row['ceiling_tps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['server_cpu_ms']:>11.1f}"
+              f"{row['traded']:>8.0%}  {row['errors'] or '-'}")
+    print("ceiling: pgbench's settlement transactions per second with as many clients, measured right before the row")
 
 
 if __name__ == "__main__":

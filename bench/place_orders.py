@@ -10,8 +10,9 @@ each worker a separate process with its own connection, each order by one of `--
 (the same users in every market, so orders in different markets still meet at the quote currency's account rows).
 (2') the same through order_submit to `--writers` order writer processes (markets/writer.py: each market's
 orders queue in Redis and its writer places them in batches, one transaction each).
-Every figure is printed with its ratio to (1), and with what the whole machine spent on it in CPU per transaction
-or order: where both saturate the cores, the ratio of throughputs is the inverse ratio of those costs.
+Every figure is printed with its ratio to the ceiling at its client count, measured again right before it (the
+machine's speed drifts within minutes), and with what the whole machine spent on it in CPU per transaction or
+order: where both saturate the cores, the ratio of throughputs is the inverse ratio of those costs.
 The database is dropped and created afresh. Run on a quiet machine; figures are only comparable within one run.
 """
 
@@ -27,8 +28,10 @@ MARKET_COUNTS = (1, 8)
 
 
 def measure(database: str, worker_counts: list[int], seconds: float, traders: int = 16, writers: int = 0) -> dict:
-    """{"ceiling": {clients: {tps, cpu_ms}}, "service": [{markets, workers, [writers,] orders_per_s, ...}]} on a
-    fresh `database`."""
+    """{"ceiling": {clients: {tps, cpu_ms}}, "service": [{markets, workers, [writers,] ceiling_tps, orders_per_s,
+    ...}]} on a fresh `database`. Each service row also has the ceiling at its client count measured right before
+    it (`ceiling_tps`), its ratio's reference: this machine's speed drifts by tens of per cent over the minutes
+    between (1) and the last row, so a ratio to (1) alone could halve or double with the hour."""
     common.database_recreate(database)
     ceiling = {}
     for n in worker_counts:
@@ -40,20 +43,23 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
     call_command("migrate", verbosity=0)
     ids = common.setup_exchange(market_count=max(MARKET_COUNTS), traders=traders)
     service = []
+
+    def row(label: str, market_count: int, workers: int, **options) -> dict:
+        common.progress(f"(2) {label}, {market_count} market(s), {workers} worker(s), the ceiling right before")
+        ceiling_tps = common.pgbench_ceiling(database, workers, seconds)["tps"]
+        figures = common.run_service(ids["traders"], ids["markets"][:market_count], workers, seconds,
+                                     seed=market_count, **options)
+        return {"markets": market_count, "workers": workers, "ceiling_tps": ceiling_tps, **figures}
+
     for market_count in MARKET_COUNTS:
         for n in worker_counts:
-            common.progress(f"(2) order_place, {market_count} market(s), {n} worker(s)")
-            figures = common.run_service(ids["traders"], ids["markets"][:market_count], n, seconds, seed=market_count)
-            service.append({"markets": market_count, "workers": n, **figures})
+            service.append(row("order_place", market_count, n))
     if writers:
         with common.OrderWriters(writers, ids["markets"]):
             for market_count in MARKET_COUNTS:
                 for n in worker_counts:
-                    common.progress(f"(2) order_submit via {writers} writer(s), {market_count} market(s), {n} worker(s)")
-                    figures = common.run_service(
-                        ids["traders"], ids["markets"][:market_count], n, seconds, seed=market_count, via_writers=True
-                    )
-                    service.append({"markets": market_count, "workers": n, "writers": writers, **figures})
+                    service.append({**row(f"order_submit via {writers} writer(s)", market_count, n, via_writers=True),
+                                    "writers": writers})
     ok, took, output = common.audit()
     if not ok:
         sys.exit(f"the audit failed after the place-order runs:\n{output}")
@@ -83,17 +89,19 @@ def main() -> None:
     ceiling = result["ceiling"]
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; {args.seconds} s per figure; "
           f"{args.traders} traders")
-    print(f"{'what':<44}{'workers':>8}{'orders/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}"
-          f"{'CPU ms':>8}")
+    print(f"{'what':<44}{'workers':>8}{'orders/s':>10}{'(1) tx/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'traded':>8}{'errors':>8}{'CPU ms':>8}")
     for n, figures in ceiling.items():
-        print(f"{'(1) pgbench settlement ceiling':<44}{n:>8}{figures['tps']:>10.0f}{1:>8.2f}{'':>42}"
+        print(f"{'(1) pgbench settlement ceiling':<44}{n:>8}{figures['tps']:>10.0f}{'':>10}{'':>8}{'':>42}"
               f"{figures['cpu_ms']:>8.2f}")
     for row in result["service"]:
-        ratio = row["orders_per_s"] / ceiling[row["workers"]]["tps"]
+        ratio = row["orders_per_s"] / row["ceiling_tps"]
         print(
-            f"{service_label(row):<44}{row['workers']:>8}{row['orders_per_s']:>10.0f}{ratio:>8.2f}"
-            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}{row['cpu_ms']:>8.2f}"
+            f"{service_label(row):<44}{row['workers']:>8}{row['orders_per_s']:>10.0f}{row['ceiling_tps']:>10.0f}"
+            f"{ratio:>8.2f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}"
+            f"{row['cpu_ms']:>8.2f}"
         )
+    print("(1) tx/s: the ceiling at the same client count, measured right before the row; ratio: orders/s to it")
     print("CPU ms: what the whole machine (clients, writers, Redis, PostgreSQL) spent per transaction or order")
     print(f"audit after the run: all invariants hold ({result['audit_s']:.1f} s)")
 

@@ -12,6 +12,8 @@ and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the 
 three levels are prepared first, then measured in turns of a second or less, each ratio the median of the
 ratios within a round (growth.py measure()).
 
+Each row of (2) and (3) is judged against pgbench's ceiling with as many clients measured again right before it
+(printed beside it): measured minutes apart, the same ratio came out 0.15 in one run and 0.34 in another.
 The exchanges of (2) and (3) have a day of trading behind them (common.last_day: 10,000 past trades per market,
 then VACUUM ANALYZE), as pgbench measures on initialised tables; (5) seeds its own history.
 Each benchmark runs in a process of its own on a database of its own, `<prefix>_place`, `<prefix>_rest`,
@@ -137,42 +139,44 @@ def print_table(state: dict, end_load: str, seconds: float, took: float, results
     print(f"Benchmarks of issue #9: {state['cores']} cores; load average {state['load']} at the start, {end_load} at "
           f"the end; PostgreSQL {state['postgres']}; {state['time']}; {seconds:g} s per figure; {minutes} min {secs} s")
     verdicts = []
-    ceiling = {int(n): c["tps"] for n, c in results["place"]["ceiling"].items()} if "place" in results else {}
-    if ceiling:
+    if "place" in results:
         print()
-        print(f"{'(1) pgbench settlement ceiling':<40}{'clients':>8}{'tx/s':>10}{'':>50}{'CPU ms':>8}")
+        print(f"{'(1) pgbench settlement ceiling':<40}{'clients':>8}{'tx/s':>10}{'':>58}{'CPU ms':>8}")
         for n, figures in results["place"]["ceiling"].items():
-            print(f"{'':<40}{n:>8}{figures['tps']:>10.0f}{'':>50}{figures['cpu_ms']:>8.2f}")
+            print(f"{'':<40}{n:>8}{figures['tps']:>10.0f}{'':>58}{figures['cpu_ms']:>8.2f}")
         print()
-        print(f"{'(2) place-order service':<40}{'workers':>8}{'orders/s':>10}{'vs (1)':>8}{'p50 ms':>9}{'p99 ms':>9}"
-              f"{'traded':>8}{'errors':>8}{'CPU ms':>8}")
+        print(f"{'(2) place-order service':<40}{'workers':>8}{'orders/s':>10}{'(1) now':>8}{'vs (1)':>8}{'p50 ms':>9}"
+              f"{'p99 ms':>9}{'traded':>8}{'errors':>8}{'CPU ms':>8}")
         for row in results["place"]["service"]:
-            ratio = row["orders_per_s"] / ceiling[row["workers"]]
+            ratio = row["orders_per_s"] / row["ceiling_tps"]
             service = f"order_submit, {row['writers']} writer(s)" if row.get("writers") else "order_place"
             label = f"    {service}, {row['markets']} market{'s' * (row['markets'] > 1)}"
-            print(f"{label:<40}{row['workers']:>8}{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
-                  f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}{row['cpu_ms']:>8.2f}")
+            print(f"{label:<40}{row['workers']:>8}{row['orders_per_s']:>10.0f}{row['ceiling_tps']:>8.0f}{ratio:>8.2f}"
+                  f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{row['errors']:>8}"
+                  f"{row['cpu_ms']:>8.2f}")
             if row["markets"] == 1:
                 verdicts.append((f"{service}, 1 market, {row['workers']} worker(s) >= 0.50 of (1)", ratio >= 0.5, ratio))
             elif row["workers"] == 8:
                 verdicts.append((f"{service}, 8 markets, 8 workers >= 0.70 of (1)", ratio >= 0.7, ratio))
-        print("    (CPU ms: what the whole machine spent per transaction or order: clients, writers, Redis, PostgreSQL)")
+        print("    ((1) now: the ceiling at the same client count, measured again right before the row, the reference of "
+              "vs (1)\n     (the machine's speed drifts within minutes); CPU ms: what the whole machine spent per "
+              "transaction or order:\n     clients, writers, Redis, PostgreSQL)")
     if "rest" in results:
         print()
-        print(f"{'(3) REST POST /api/v1/orders, signed':<40}{'uvicorn':>8}{'orders/s':>10}{'vs (1)':>8}{'p50 ms':>9}"
-              f"{'p99 ms':>9}{'traded':>8}{'errors':>8}{'srv CPU':>8}")
+        print(f"{'(3) REST POST /api/v1/orders, signed':<40}{'uvicorn':>8}{'orders/s':>10}{'(1) now':>8}{'vs (1)':>8}"
+              f"{'p50 ms':>9}{'p99 ms':>9}{'traded':>8}{'errors':>8}{'srv CPU':>8}")
         for row in results["rest"]:
-            reference = ceiling.get(row["clients"]) or (ceiling[max(ceiling)] if ceiling else None)
-            ratio = row["orders_per_s"] / reference if reference else float("nan")
+            ratio = row["orders_per_s"] / row["ceiling_tps"]
             via = f", {row['writers']} writer(s)" if row.get("writers") else ""
             label = f"    {row['clients']} clients{via}"
-            print(f"{label:<40}{row['workers']:>7}p{row['orders_per_s']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.1f}"
-                  f"{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{sum(row['errors'].values()):>8}"
+            print(f"{label:<40}{row['workers']:>7}p{row['orders_per_s']:>10.0f}{row['ceiling_tps']:>8.0f}{ratio:>8.2f}"
+                  f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['traded']:>8.0%}{sum(row['errors'].values()):>8}"
                   f"{row['server_cpu_ms']:>8.2f}")
             verdicts.append((f"REST, {row['workers']} uvicorn process(es){via} >= 0.30 of (1) at {row['clients']} "
                              "clients", ratio >= 0.3, ratio))
-        print(f"    (vs (1): the ceiling at {REST_CLIENTS} clients; uvicorn Np = N worker processes; the load comes from "
-              "2 other processes;\n     srv CPU: ms the uvicorn processes and writers spent per request)")
+        print(f"    ((1) now: the ceiling at {REST_CLIENTS} clients, measured right before the row; uvicorn Np = N worker "
+              "processes;\n     the load comes from 2 other processes; srv CPU: ms the uvicorn processes and writers "
+              "spent per request)")
     for key, servers in (("feed", 1), ("feed2", 2)):
         if not results.get(key):
             continue
