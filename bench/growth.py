@@ -30,7 +30,10 @@ import common  # noqa: E402
 
 RETENTION_DAYS = 60
 PLACE_RUNS = ((1, 1), (1, 8), (8, 8))  # (markets, workers)
-ROUNDS = 5  # turns each level takes at each figure
+ROUNDS = 5  # turns each level takes at each place-order figure
+# Reads are short, and within seconds this machine's speed swings a read's time by half (single rounds' ratios of
+# 0.65-1.70 between identical reads): more rounds, for a median that holds still.
+READ_ROUNDS = 15
 READ_TURN_SECONDS = 0.25  # a level's turn at a read: repeat it this long, at least READ_MIN_CALLS times
 READ_MIN_CALLS = 5
 
@@ -201,7 +204,8 @@ def turns(levels: int, rounds: int):
 
 def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
     """The place-order and read figures of the exchanges prepare() left in `databases`, the levels taking turns:
-    each figure is measured `rounds` times per level, in turns of seconds / rounds (reads: READ_TURN_SECONDS).
+    each figure is measured `rounds` times per level, in turns of seconds / rounds (reads: READ_ROUNDS turns of
+    READ_TURN_SECONDS).
 
     Per level: each figure over all its turns, and its ratio to the first level's as the median over the rounds
     of the ratio within the round: a level's turn is seconds from the first level's, so the machine's drift,
@@ -229,10 +233,10 @@ def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
         [description] = levels.run(0, 1, "describe", 0.0, [None])
         for name in description["reads"]:
             common.progress(f"(5) read: {name}, {count} levels in turns")
-            by_round = [[None] * count for _ in range(rounds)]
+            by_round = [[None] * count for _ in range(READ_ROUNDS)]
             for level in range(count):
                 levels.run(level, 1, "read", 0.0, [name])  # warm: first-call imports and plans don't count
-            for round_number, level in turns(count, rounds):
+            for round_number, level in turns(count, READ_ROUNDS):
                 [by_round[round_number][level]] = levels.run(level, 1, "read", READ_TURN_SECONDS, [name])
             for level in range(count):
                 results[level]["reads"][name] = statistics.median(t for times in by_round for t in times[level])
@@ -267,7 +271,7 @@ def main() -> None:
     parser.add_argument("--resting", type=int, default=0)
     parser.add_argument("--trades", type=int, default=8 * common.LAST_DAY_TRADES)
     parser.add_argument("--seconds", type=float, default=5, help="per figure and level, over all its turns")
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns per figure and level")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns per place-order figure and level")
     parser.add_argument("--audit", action="store_true", help="run manage.py audit after seeding (and time it)")
     parser.add_argument("--database", default="bench_growth",
                         help="with --only measure, several prepared ones, comma-separated, to measure in turns")
