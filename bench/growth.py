@@ -189,9 +189,14 @@ class Levels:
 
     def close(self) -> None:
         for pipe in (pipe for level in self.pipes for pipe in level):
-            pipe.send(None)
+            try:
+                pipe.send(None)
+            except OSError:  # that worker died (its error is on stderr); the others must still stop
+                pass
         for process in self.processes:
-            process.join()
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
 
 
 def turns(levels: int, rounds: int):
