@@ -199,12 +199,16 @@ class Levels:
                 process.terminate()
 
 
-def turns(levels: int, rounds: int):
-    """(round, level) in the order they are measured: every round measures each level once, starting one level
-    further on than the round before, so no level is always measured first or right after another."""
+def in_turns(levels: int, rounds: int, measure_turn) -> list[list]:
+    """measure_turn(round, level) for every round and level, as by_round[round][level]. Every round measures each
+    level once, starting one level further on than the round before, so no level is always measured first or
+    right after another."""
+    by_round = [[None] * levels for _ in range(rounds)]
     for round_number in range(rounds):
         for step in range(levels):
-            yield round_number, (round_number + step) % levels
+            level = (round_number + step) % levels
+            by_round[round_number][level] = measure_turn(round_number, level)
+    return by_round
 
 
 def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
@@ -221,12 +225,11 @@ def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
     try:
         for market_count, workers in PLACE_RUNS:
             common.progress(f"(5) order_place, {market_count} market(s), {workers} worker(s), {count} levels in turns")
-            by_round = [[None] * count for _ in range(rounds)]
             for level in range(count):  # warm up: plans, caches, a book to trade against; not counted
                 levels.run(level, workers, "place", min(turn, 1.0), [(market_count, -1 - n) for n in range(workers)])
-            for round_number, level in turns(count, rounds):
-                seeds = [(market_count, round_number * 100 + n) for n in range(workers)]  # the same orders per level
-                by_round[round_number][level] = levels.run(level, workers, "place", turn, seeds)
+            by_round = in_turns(count, rounds, lambda round_number, level: levels.run(
+                # the same seeds, so the same orders, at every level
+                level, workers, "place", turn, [(market_count, round_number * 100 + n) for n in range(workers)]))
             for level in range(count):
                 figures = _place_figures([a for answers in by_round for a in answers[level]], turn * rounds)
                 results[level]["place"].append({"markets": market_count, "workers": workers, **figures})
@@ -238,11 +241,10 @@ def measure(databases: list[str], *, seconds: float, rounds: int) -> list[dict]:
         [description] = levels.run(0, 1, "describe", 0.0, [None])
         for name in description["reads"]:
             common.progress(f"(5) read: {name}, {count} levels in turns")
-            by_round = [[None] * count for _ in range(READ_ROUNDS)]
             for level in range(count):
                 levels.run(level, 1, "read", 0.0, [name])  # warm: first-call imports and plans don't count
-            for round_number, level in turns(count, READ_ROUNDS):
-                [by_round[round_number][level]] = levels.run(level, 1, "read", READ_TURN_SECONDS, [name])
+            by_round = in_turns(count, READ_ROUNDS,
+                                lambda _, level: levels.run(level, 1, "read", READ_TURN_SECONDS, [name])[0])
             for level in range(count):
                 results[level]["reads"][name] = statistics.median(t for times in by_round for t in times[level])
                 results[level]["ratios"]["reads"][name] = _median_ratio(by_round, level, statistics.median)

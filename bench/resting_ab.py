@@ -1,8 +1,8 @@
 """Does a deep book slow order_place? Side by side in one process, on one database: market 0 holds `--resting`
-resting orders far from the traded prices (bench/seed.py), market 1 none; turns of `--orders` orders alternate
+resting orders far from the traded prices (bench/seed.py), market 1 none; turns of `--seconds` alternate
 between them, and each turn prints orders/s and the CPU of this process and of its PostgreSQL backend per order.
 
-    .venv/bin/python bench/resting_ab.py [--resting 10000] [--orders 500] [--turns 4] [--database bench_resting_ab]
+    .venv/bin/python bench/resting_ab.py [--resting 10000] [--seconds 3] [--turns 4] [--database bench_resting_ab]
 
 growth.py compares whole exchanges (one database per level, taking turns); here both books share one database and
 one process, so what is told apart is the book alone, not the size of the tables around it.
@@ -10,6 +10,7 @@ one process, so what is told apart is the book alone, not the size of the tables
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import common  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resting", type=int, default=10_000)
-    parser.add_argument("--orders", type=int, default=500, help="orders per turn")
+    parser.add_argument("--seconds", type=float, default=3, help="seconds per turn")
     parser.add_argument("--turns", type=int, default=4, help="turns per market")
     parser.add_argument("--database", default="bench_resting_ab")
     args = parser.parse_args()
@@ -39,7 +40,6 @@ def main() -> None:
     seed.vacuum_analyze()
 
     from django.contrib.auth.models import User
-    from exchange.errors import DomainError
     from markets.models import Market
     from markets.services import order_place
 
@@ -48,29 +48,23 @@ def main() -> None:
     backend = common.backend_pid()
     rng = random.Random(3)
 
-    def turn(market: Market, orders: int) -> tuple[float, float, float]:
-        started, cpu, backend_cpu = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
-        for _ in range(orders):
-            try:
-                order_place(user=rng.choice(users), market_id=market.pk, request=common.limit_order(rng, market))
-            except DomainError:
-                pass
-        elapsed = time.perf_counter() - started
-        return (orders / elapsed, (time.process_time() - cpu) * 1000 / orders,
+    def turn(market: Market, seconds: float) -> tuple[float, float, float]:
+        cpu, backend_cpu = time.process_time(), common.process_cpu_seconds(backend)
+        orders = len(common.place_for(seconds, order_place, rng, users, [market])[0])
+        return (orders / seconds, (time.process_time() - cpu) * 1000 / orders,
                 (common.process_cpu_seconds(backend) - backend_cpu) * 1000 / orders)
 
     for market in markets:  # warm up: plans, imports, a book to trade against
-        turn(market, 200)
+        turn(market, 1.0)
     print(f"{'book':<34}{'orders/s':>10}{'client ms':>11}{'backend ms':>12}")
     rates = {0: [], 1: []}
     for _ in range(args.turns):
         for index, label in ((0, f"{args.resting:,} resting orders"), (1, "no resting orders")):
-            rate, client, backend_ms = turn(markets[index], args.orders)
+            rate, client, backend_ms = turn(markets[index], args.seconds)
             rates[index].append(rate)
             print(f"{label:<34}{rate:>10.0f}{client:>11.2f}{backend_ms:>12.2f}", flush=True)
-    ratio = sorted(rates[0])[len(rates[0]) // 2] / sorted(rates[1])[len(rates[1]) // 2]
+    ratio = statistics.median(rates[0]) / statistics.median(rates[1])
     print(f"median orders/s with the resting orders / without: {ratio:.2f}")
-
 
 if __name__ == "__main__":
     main()
