@@ -80,7 +80,8 @@ class Order(models.Model):
         REJECTED = "rejected", "Rejected"
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: order_user_market leads with it (tests/markets/test_indexes.py).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False)
     client_order_id = models.CharField(max_length=64, null=True, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=6, choices=Type.choices)
@@ -150,7 +151,9 @@ class BookLevel(models.Model):
     A level with nothing left is deleted.
     """
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="levels")
+    # Unindexed foreign keys here and below: a composite index leads with the column, and every index is one more
+    # write per row on the order path (tests/markets/test_indexes.py).
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="levels", db_index=False)
     side = models.CharField(max_length=4, choices=Order.Side.choices)
     price = models.BigIntegerField()
     quantity = models.BigIntegerField()
@@ -165,15 +168,15 @@ class BookLevel(models.Model):
 
 
 class Trade(models.Model):
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades", db_index=False)
     price = models.BigIntegerField()
     quantity = models.BigIntegerField()
     quote_amount = models.BigIntegerField()
     taker_side = models.CharField(max_length=4, choices=Order.Side.choices)
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="taker_trades")
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="maker_trades")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     buyer_fee = models.BigIntegerField(default=0)  # base minor units
     seller_fee = models.BigIntegerField(default=0)  # quote minor units
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="trade")
@@ -193,7 +196,7 @@ class Trade(models.Model):
 class Candle(models.Model):
     """One minute of a market's trades; longer intervals are rolled up from these on read."""
 
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="candles")
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="candles", db_index=False)
     start = models.DateTimeField()
     open = models.BigIntegerField()
     high = models.BigIntegerField()
