@@ -1,0 +1,133 @@
+"""Is one checkout's order path faster than another's? The two take turns on the same workload, so the machine's
+drift (tens of per cent within minutes here) falls on both alike.
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/code_ab.py /tmp/before . [--batch N] [--seconds 1] [--rounds 15]
+
+One process per checkout, each on its own fresh database (the exchange of profile_orders.py: one market, or 8
+with `--batch`), placing orders of the usual mix (about half trade) one by one with order_place, or `--batch` at a
+time as an order writer does. In each round both run for `--seconds`, in alternating order. Printed: per checkout,
+orders/s and the CPU per order of the process and of its PostgreSQL backend over all turns; and for B against A the
+median over the rounds of the ratio within the round, with the lowest and highest. profile_orders.py tells where
+the time goes; this tells whether a change moved it.
+"""
+
+import argparse
+import multiprocessing
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402  (bench helpers; they import nothing of the exchange)
+
+
+def worker(root: str, database: str, batch: int, pipe) -> None:
+    """Set up one checkout's exchange, then place orders for the seconds asked until told to stop; answer each
+    turn with (orders, this process's CPU seconds, its backend's)."""
+    sys.path.insert(0, root)
+    common.database_recreate(database)
+    common.django_setup(database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    ids = common.setup_exchange(market_count=8 if batch else 1, traders=16)
+    from django.contrib.auth.models import User
+
+    from exchange.errors import DomainError
+    from markets.models import Market
+    from markets.services import order_place
+
+    users = list(User.objects.filter(pk__in=ids["traders"]))
+    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
+    rng = random.Random(1)
+
+    def place() -> int:
+        if not batch:
+            try:
+                order_place(user=rng.choice(users), market_id=markets[0].pk, request=common.limit_order(rng, markets[0]))
+            except DomainError:
+                pass
+            return 1
+        from markets.batch import Placement, orders_place_batches
+
+        batches = {market.pk: [] for market in markets}
+        for index in range(batch):
+            market = markets[index % len(markets)]
+            batches[market.pk].append(Placement(user_id=rng.choice(users).pk, request=common.limit_order(rng, market)))
+        orders_place_batches(batches)
+        return batch
+
+    backend = common.backend_pid()
+    pipe.send("ready")
+    while (seconds := pipe.recv()) is not None:
+        orders, cpu, backend_cpu = 0, time.process_time(), common.process_cpu_seconds(backend)
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            orders += place()
+        pipe.send((orders, time.process_time() - cpu, common.process_cpu_seconds(backend) - backend_cpu))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", help="checkout A (the reference)")
+    parser.add_argument("b", help="checkout B")
+    parser.add_argument("--batch", type=int, default=0, help="orders per transaction, in 8 markets (0: order_place)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per turn")
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    context = multiprocessing.get_context("spawn")
+    pipes, processes = [], []
+    for name, root in (("a", args.a), ("b", args.b)):
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=worker, args=(str(Path(root).resolve()), f"bench_ab_{name}", args.batch, theirs)
+        )
+        process.start()
+        pipes.append(ours)
+        processes.append(process)
+    try:
+        for pipe in pipes:
+            if pipe.recv() != "ready":
+                sys.exit("a worker failed to start")
+
+        def turn(side: int, seconds: float) -> tuple[int, float, float]:
+            pipes[side].send(seconds)
+            return pipes[side].recv()
+
+        for side in (0, 1):  # warm up: imports, plans, a book to trade against
+            turn(side, 2.0)
+        rounds = []
+        for number in range(args.rounds):
+            order = (0, 1) if number % 2 == 0 else (1, 0)
+            figures = {side: turn(side, args.seconds) for side in order}
+            rounds.append((figures[0], figures[1]))
+    finally:
+        for pipe in pipes:
+            pipe.send(None)
+        for process in processes:
+            process.join(30)
+
+    def measures(turns: list[tuple[int, float, float]]) -> list[float]:
+        """orders/s, and process and backend CPU ms per order, over `turns`."""
+        orders, cpu, backend = (sum(column) for column in zip(*turns))
+        return [orders / (len(turns) * args.seconds), cpu * 1000 / max(orders, 1), backend * 1000 / max(orders, 1)]
+
+    overall = [measures([round_[side] for round_ in rounds]) for side in (0, 1)]
+    per_round = [(measures([a]), measures([b])) for a, b in rounds]
+    what = f"{args.batch} orders per transaction in 8 markets" if args.batch else "order_place, one market"
+    print(f"{what}; {args.rounds} rounds of {args.seconds} s turns; load average {common.machine_state()['load']}")
+    print(f"{'':<24}{'A':>10}{'B':>10}{'B/A median':>12}{'lowest':>9}{'highest':>9}")
+    for index, label in enumerate(("orders/s", "process CPU ms/order", "backend CPU ms/order")):
+        ratios = sorted(b[index] / a[index] for a, b in per_round)
+        print(f"{label:<24}{overall[0][index]:>10.2f}{overall[1][index]:>10.2f}{statistics.median(ratios):>12.3f}"
+              f"{ratios[0]:>9.3f}{ratios[-1]:>9.3f}")
+    print(f"A: {args.a}\nB: {args.b}")
+
+
+if __name__ == "__main__":
+    main()
