@@ -125,7 +125,7 @@ class _Snapshot:
     """What the batch read of one market under its lock (round trip 1), kept as rows so it can be settled again."""
 
     market: Market | None
-    pages: dict[matching.Side, list[list[tuple]]]  # each side's book as read so far, page by page
+    pages: dict[matching.Side, list[list[tuple]]]  # each side's book as read so far, page by page (maybe none)
     open_orders: dict[int, int]  # each taker's open orders in the market
 
 
@@ -145,12 +145,12 @@ class _Reading:
         )
         table = Order._meta.db_table
         statements: list[Statement] = []
+        sides_met = {market_id: _sides_met(batch) for market_id, batch in batches.items()}
         for market_id, batch in batches.items():
             users = sorted({placement.user_id for placement in batch})
             statements += [
                 (store._market_sql(connection.vendor, "id", True), [market_id]),
-                batch_statement(market_id, matching.Side.SELL, None, None),
-                batch_statement(market_id, matching.Side.BUY, None, None),
+                *(batch_statement(market_id, side, None, None) for side in sides_met[market_id]),
                 (
                     f"SELECT user_id, COUNT(*) FROM {table} WHERE market_id = %s AND user_id IN "
                     f"({', '.join(['%s'] * len(users))}) AND status IN ({OPEN_STATUSES_SQL}) GROUP BY user_id",
@@ -171,17 +171,25 @@ class _Reading:
         results = iter(run_statements(statements))
         snapshots, taker_rows = {}, {}
         for market_id in batches:
-            market_rows, asks, bids, open_orders = next(results), next(results), next(results), next(results)
+            market_rows = next(results)
+            pages = {side: [next(results)] if side in sides_met[market_id] else [] for side in matching.Side}
             snapshots[market_id] = _Snapshot(
                 market=store._market_from_row(market_rows[0]) if market_rows else None,
-                pages={matching.Side.SELL: [asks], matching.Side.BUY: [bids]},
-                open_orders=dict(open_orders),
+                pages=pages,
+                open_orders=dict(next(results)),
             )
             for account in locks.accounts_from_rows(next(results)):
                 taker_rows.setdefault((account.user_id, account.currency_id), account)
         taker_rows = list(taker_rows.values())
         earlier = {(user_id, client_id): key for user_id, client_id, key in next(results)} if client_ids else {}
         return cls(snapshots=snapshots, earlier=earlier, taker_rows=taker_rows)
+
+
+def _sides_met(batch: list[Placement]) -> list[matching.Side]:
+    """The sides of the book the batch's orders can trade against: the first round trip reads only those (a side
+    no order meets is read only if one does after all, by _BookSide._more)."""
+    met = {maker_side(placement.request.side) for placement in batch}
+    return [side for side in matching.Side if side in met]
 
 
 class _BookSide:
@@ -212,11 +220,14 @@ class _BookSide:
         return row
 
     def _more(self) -> bool:
-        """Read the next page (a round trip) if the last one was full."""
-        last = self.pages[-1]
-        if len(last) < BATCH:
-            return False
-        [page] = run_statements([batch_statement(self.market_id, self.side, None, (last[-1][2], last[-1][0]))])
+        """Read the next page (a round trip) if the last one was full, or the first if none was read."""
+        after = None
+        if self.pages:
+            last = self.pages[-1]
+            if len(last) < BATCH:
+                return False
+            after = (last[-1][2], last[-1][0])
+        [page] = run_statements([batch_statement(self.market_id, self.side, None, after)])
         self.pages.append(page)
         self._take(page)
         return bool(page)

@@ -15,6 +15,7 @@ from exchange.errors import DomainError, InsufficientFunds
 from ledger import services as ledger
 from ledger.models import Account
 from markets import batch as batches
+from markets import matching
 from markets import services as markets
 from markets.batch import Placement, orders_place_batch
 from markets.models import BookLevel, Market, Order, Trade
@@ -277,3 +278,30 @@ def test_a_batch_whose_second_settlement_meets_an_unlocked_maker_is_placed_order
     assert Trade.objects.get().maker_order_id == standing.pk
     assert account(maker, gold_buck.quote).balance == 2_100
     assert_audit_passes()
+
+
+def test_the_first_round_trip_reads_only_the_sides_the_batch_meets(gold_buck, traders):
+    seller, buyer = traders
+    place(seller, gold_buck, "sell", quantity=1_000, price=2_100)
+    place(buyer, gold_buck, "buy", quantity=1_000, price=1_900)
+    buys = [
+        Placement(user_id=buyer.pk, request=OrderRequest(side="buy", type="limit", quantity=100, price=p))
+        for p in (2_000, 2_100)
+    ]
+    reading = batches._Reading.read({gold_buck.pk: buys})
+    asks_read = [
+        [(order_id, price) for order_id, _, price, *_ in page]
+        for page in reading.snapshots[gold_buck.pk].pages[matching.Side.SELL]
+    ]
+    assert asks_read == [[(Order.objects.get(side="sell").pk, 2_100)]]
+    assert reading.snapshots[gold_buck.pk].pages[matching.Side.BUY] == []  # no order of the batch sells
+
+
+def test_a_book_side_left_unread_is_read_when_the_engine_reaches_it(gold_buck, traders):
+    seller, _ = traders
+    for price in (2_200, 2_100, 2_100):
+        place(seller, gold_buck, "sell", quantity=1_000, price=price)
+    side = batches._BookSide(gold_buck.pk, matching.Side.SELL, [], {})
+    asks = Order.objects.filter(side="sell").order_by("price", "id")
+    assert [(resting.order_id, resting.price) for resting in side.resting()] == [(o.pk, o.price) for o in asks]
+    assert side.rows.keys() == {order.pk for order in asks}
