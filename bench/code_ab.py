@@ -35,32 +35,7 @@ def worker(root: str, database: str, batch: int, pipe) -> None:
 
     call_command("migrate", verbosity=0)
     ids = common.setup_exchange(market_count=8 if batch else 1, traders=16)
-    from django.contrib.auth.models import User
-
-    from exchange.errors import DomainError
-    from markets.models import Market
-    from markets.services import order_place
-
-    users = list(User.objects.filter(pk__in=ids["traders"]))
-    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
-    rng = random.Random(1)
-
-    def place() -> int:
-        if not batch:
-            try:
-                order_place(user=rng.choice(users), market_id=markets[0].pk, request=common.limit_order(rng, markets[0]))
-            except DomainError:
-                pass
-            return 1
-        from markets.batch import Placement, orders_place_batches
-
-        batches = {market.pk: [] for market in markets}
-        for index in range(batch):
-            market = markets[index % len(markets)]
-            batches[market.pk].append(Placement(user_id=rng.choice(users).pk, request=common.limit_order(rng, market)))
-        orders_place_batches(batches)
-        return batch
-
+    place = common.placer(batch, ids, random.Random(1))
     backend = common.backend_pid()
     pipe.send("ready")
     while (seconds := pipe.recv()) is not None:

@@ -238,6 +238,39 @@ def limit_order(rng: random.Random, market):
     return OrderRequest(side=side, type="limit", quantity=quantity, price=price)
 
 
+def placer(batch: int, ids: dict, rng: random.Random):
+    """What profile_orders.py and code_ab.py time, on the exchange of setup_exchange's `ids`: a function that places
+    one order of the mix by a random trader with order_place in the first market (`batch` 0), or `batch` orders in
+    one transaction spread over the markets, as an order writer does (markets/batch.py); it returns how many it
+    placed."""
+    from django.contrib.auth.models import User
+
+    from exchange.errors import DomainError
+    from markets.batch import Placement, orders_place_batches
+    from markets.models import Market
+    from markets.services import order_place
+
+    users = list(User.objects.filter(pk__in=ids["traders"]))
+    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
+
+    def place_one() -> int:
+        try:
+            order_place(user=rng.choice(users), market_id=markets[0].pk, request=limit_order(rng, markets[0]))
+        except DomainError:
+            pass
+        return 1
+
+    def place_batch() -> int:
+        batches = {market.pk: [] for market in markets}
+        for index in range(batch):
+            market = markets[index % len(markets)]
+            batches[market.pk].append(Placement(user_id=rng.choice(users).pk, request=limit_order(rng, market)))
+        orders_place_batches(batches)
+        return batch
+
+    return place_batch if batch else place_one
+
+
 def backend_pid() -> int:
     """The PostgreSQL backend of this thread's connection (its CPU: process_cpu_seconds)."""
     from django.db import connection

@@ -52,34 +52,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     ids = common.setup_exchange(market_count=8 if args.batch else 1, traders=16)
 
-    from django.contrib.auth.models import User
     from django.db import connection
 
-    from exchange.errors import DomainError
-    from markets.models import Market
-    from markets.services import order_place
-
-    users = list(User.objects.filter(pk__in=ids["traders"]))
-    markets = list(Market.objects.filter(pk__in=ids["markets"]).order_by("pk"))
-    rng = random.Random(1)
-
-    def place_one() -> None:
-        try:
-            order_place(user=rng.choice(users), market_id=markets[0].pk, request=common.limit_order(rng, markets[0]))
-        except DomainError:
-            pass
-
-    def place_batch() -> None:
-        from markets.batch import Placement, orders_place_batches
-
-        batches = {market.pk: [] for market in markets}
-        for index in range(args.batch):
-            market = markets[index % len(markets)]
-            placement = Placement(user_id=rng.choice(users).pk, request=common.limit_order(rng, market))
-            batches[market.pk].append(placement)
-        orders_place_batches(batches)
-
-    place, per_call = (place_batch, args.batch) if args.batch else (place_one, 1)
+    place, per_call = common.placer(args.batch, ids, random.Random(1)), args.batch or 1
 
     import psycopg
 
