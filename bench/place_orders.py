@@ -46,6 +46,9 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
 
     def row(label: str, market_count: int, workers: int, **options) -> dict:
         common.progress(f"(2) {label}, {market_count} market(s), {workers} worker(s), the ceiling right before")
+        # Every row starts from the same empty books: rows piled up resting orders far from the traded prices, and
+        # late rows met the cap of open orders per trader and market (MAX_OPEN_ORDERS_PER_MARKET) in refusals.
+        cancel_open_orders(ids)
         ceiling_tps = common.pgbench_ceiling(database, workers, seconds)["tps"]
         figures = common.run_service(ids["traders"], ids["markets"][:market_count], workers, seconds,
                                      seed=market_count, **options)
@@ -64,6 +67,17 @@ def measure(database: str, worker_counts: list[int], seconds: float, traders: in
     if not ok:
         sys.exit(f"the audit failed after the place-order runs:\n{output}")
     return {"ceiling": ceiling, "service": service, "audit_s": took}
+
+
+def cancel_open_orders(ids: dict) -> None:
+    """Cancel the traders' open orders in every market (through the service: their holds are released)."""
+    from django.contrib.auth.models import User
+
+    from markets.services import orders_cancel_all
+
+    for user in User.objects.filter(pk__in=ids["traders"]):
+        for market_id in ids["markets"]:
+            orders_cancel_all(user=user, market_id=market_id)
 
 
 def service_label(row: dict) -> str:
