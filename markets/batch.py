@@ -210,7 +210,7 @@ class _BookSide:
 
     def _stored_row(self, index: int) -> RestingRow:
         """The index-th database order, made a row when the engine first reaches it: most of a page never is, and
-        making a row of every order read (both sides of each market, every batch) cost ~9 % of a writer's CPU."""
+        making a row of every order read cost about a tenth of a batch's CPU at 8 orders in 8 markets."""
         order_id, user_id, price, quantity, filled, filled_quote, fees_paid, reserved = self.stored[index]
         row = self.rows.get(order_id)
         if row is None:
