@@ -2,18 +2,21 @@
 drift (tens of per cent within minutes here) falls on both alike.
 
     git worktree add /tmp/before <commit>
-    .venv/bin/python bench/code_ab.py /tmp/before . [--batch N] [--seconds 1] [--rounds 15]
+    .venv/bin/python bench/code_ab.py /tmp/before . [--batch N | --rest] [--seconds 1] [--rounds 15]
 
 One process per checkout, each on its own fresh database (the exchange of profile_orders.py: one market, or 8
 with `--batch`), placing orders of the usual mix (about half trade) one by one with order_place, or `--batch` at a
-time as an order writer does. In each round both run for `--seconds`, in alternating order. Printed: per checkout,
+time as an order writer does, or with `--rest` as bots do: POST /api/v1/orders signed with API keys, through
+Django's whole request cycle in the process (api_latency.py's exchange; no HTTP server). In each round both run for `--seconds`, in alternating order. Printed: per checkout,
 orders/s and the CPU per order of the process and of its PostgreSQL backend over all turns; and for B against A the
 median over the rounds of the ratio within the round, with the lowest and highest. profile_orders.py tells where
 the time goes; this tells whether a change moved it.
 """
 
 import argparse
+import json
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -25,25 +28,69 @@ sys.path.insert(0, str(HERE))
 import common  # noqa: E402  (bench helpers; they import nothing of the exchange)
 
 
-def worker(root: str, database: str, batch: int, pipe) -> None:
+def worker(root: str, database: str, batch: int, rest: bool, pipe) -> None:
     """Set up one checkout's exchange, then place orders for the seconds asked until told to stop; answer each
     turn with (orders, this process's CPU seconds, its backend's)."""
     sys.path.insert(0, root)
-    common.database_recreate(database)
-    common.django_setup(database)
-    from django.core.management import call_command
+    if rest:
+        place = rest_placer(database, random.Random(1))
+    else:
+        common.database_recreate(database)
+        common.django_setup(database)
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=8 if batch else 1, traders=16)
-    place = common.placer(batch, ids, random.Random(1))
-    backend = common.backend_pid()
+        call_command("migrate", verbosity=0)
+        ids = common.setup_exchange(market_count=8 if batch else 1, traders=16)
+        place = common.placer(batch, ids, random.Random(1))
+    for _ in range(50):  # the connection pool at its working size, so its backends are all there to time
+        place()
+    backends = backend_pids(database)
+
+    def backends_cpu() -> float:
+        return sum(common.process_cpu_seconds(pid) for pid in backends)
+
     pipe.send("ready")
     while (seconds := pipe.recv()) is not None:
-        orders, cpu, backend_cpu = 0, time.process_time(), common.process_cpu_seconds(backend)
+        orders, cpu, backend_cpu = 0, time.process_time(), backends_cpu()
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             orders += place()
-        pipe.send((orders, time.process_time() - cpu, common.process_cpu_seconds(backend) - backend_cpu))
+        pipe.send((orders, time.process_time() - cpu, backends_cpu() - backend_cpu))
+
+
+def backend_pids(database: str) -> list[int]:
+    """The PostgreSQL backends serving `database`: this process's pooled connections (a request may take any)."""
+    pids = common.psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}'")
+    return [int(pid) for pid in pids.split()]
+
+
+def rest_placer(database: str, rng: random.Random):
+    """A function that places one order of the mix as a bot does, POST /api/v1/orders signed with an API key,
+    through Django's whole request cycle in this process (its test client: no HTTP server, whose cost is the same
+    for both checkouts)."""
+    from api_latency import setup_data  # a fresh exchange with one market and an API key per trader
+
+    # Signature replay records and throttles in Redis, as production keeps them (settings must not be loaded yet).
+    os.environ.setdefault("CACHE_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    [symbol], credentials = setup_data(database, markets=1, clients=4)
+    from django.test import Client
+
+    from exchange_client.signing import signed_headers
+
+    client = Client()
+
+    def place_one() -> int:
+        key_id, secret = rng.choice(credentials)
+        side, price, quantity = common.order_mix(rng, 10, 10)  # tick 0.10 and lot 0.10 at 2 decimals
+        body = json.dumps({"market": symbol, "side": side, "type": "limit", "quantity": f"{quantity / 100:.2f}",
+                           "price": f"{price / 100:.2f}"}).encode()
+        headers = signed_headers(key_id, secret, "POST", "/api/v1/orders", body)
+        response = client.post("/api/v1/orders", data=body, content_type="application/json", headers=headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"the order was refused: {response.status_code} {response.content[:200]!r}")
+        return 1
+
+    return place_one
 
 
 def main() -> None:
@@ -51,6 +98,7 @@ def main() -> None:
     parser.add_argument("a", help="checkout A (the reference)")
     parser.add_argument("b", help="checkout B")
     parser.add_argument("--batch", type=int, default=0, help="orders per transaction, in 8 markets (0: order_place)")
+    parser.add_argument("--rest", action="store_true", help="POST /api/v1/orders, signed, through Django in-process")
     parser.add_argument("--seconds", type=float, default=1.0, help="per turn")
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
@@ -60,7 +108,7 @@ def main() -> None:
     for name, root in (("a", args.a), ("b", args.b)):
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=worker, args=(str(Path(root).resolve()), f"bench_ab_{name}", args.batch, theirs)
+            target=worker, args=(str(Path(root).resolve()), f"bench_ab_{name}", args.batch, args.rest, theirs)
         )
         process.start()
         pipes.append(ours)
@@ -95,6 +143,8 @@ def main() -> None:
     overall = [measures([round_[side] for round_ in rounds]) for side in (0, 1)]
     per_round = [(measures([a]), measures([b])) for a, b in rounds]
     what = f"{args.batch} orders per transaction in 8 markets" if args.batch else "order_place, one market"
+    if args.rest:
+        what = "POST /api/v1/orders, signed, one market"
     print(f"{what}; {args.rounds} rounds of {args.seconds} s turns; load average {common.machine_state()['load']}")
     print(f"{'':<24}{'A':>10}{'B':>10}{'B/A median':>12}{'lowest':>9}{'highest':>9}")
     for index, label in enumerate(("orders/s", "process CPU ms/order", "backend CPU ms/order")):
