@@ -4,6 +4,8 @@ Thin: validate, call one service or selector, serialize. Amounts arrive as decim
 market's currencies (ledger.money.parse_amount).
 """
 
+import dataclasses
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 from api.base import ApiView, IdCursorPagination
 from api.idempotency import idempotent
 from api.schema import ERROR_EXAMPLE, IDEMPOTENCY_HEADER, PRIVATE, errors
-from exchange.errors import NotFound
+from exchange.errors import InvalidAmount, NotFound
 from ledger import selectors as ledger_selectors
 from ledger.money import parse_amount
 from markets import selectors, services, writer
@@ -240,6 +242,13 @@ def order_request(market: Market, data: dict) -> OrderRequest:
     )
 
 
+def _submit(user, market: Market, data: dict) -> Order:
+    """Place the validated API input in `market`, naming its symbol, so the order path checks the market under its
+    lock (the API's copy of it may be out of date: selectors.market_for_order)."""
+    order = dataclasses.replace(order_request(market, data), market=market.symbol)
+    return writer.order_submit(user=user, market_id=market.pk, request=order)
+
+
 def _validated_order(request) -> tuple[Market, OrderRequest]:
     form = OrderRequestSerializer(data=request.data)
     form.is_valid(raise_exception=True)
@@ -275,9 +284,20 @@ class OrderListView(ApiView):
     )
     @idempotent
     def post(self, request):
-        market, order = _validated_order(request)
-        started = timezone.now()
-        placed = writer.order_submit(user=request.user, market_id=market.pk, request=order)
+        form = OrderRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data, started = form.validated_data, timezone.now()
+        market = selectors.market_for_order(symbol=data["market"])
+        try:
+            placed = _submit(request.user, market, data)
+        except (NotFound, InvalidAmount):
+            # What an out-of-date copy of the market causes: the order path refuses (places nothing) when the key
+            # names no market of this symbol, and old decimals may refuse the amounts. Once more with the market read
+            # afresh; if the copy was the market as it is, the refusal stands.
+            fresh = selectors.market_for_order(symbol=data["market"], fresh=True)
+            if fresh.pk == market.pk:
+                raise
+            market, placed = fresh, _submit(request.user, fresh, data)
         placed.market = market
         replayed = placed.created_at < started  # the service returned an earlier order with this client id
         return Response(OrderSerializer(placed).data, status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)

@@ -155,10 +155,15 @@ class OrderRequest:
     post_only: bool = False
     self_trade: str = Order.SelfTrade.CANCEL_RESTING
     client_order_id: str | None = None
+    # The symbol the request named, if its market was found from a copy that may be out of date (the API's:
+    # selectors.market_for_order); checked under the market's lock.
+    market: str | None = None
 
 
 def order_check(*, market: Market, request: OrderRequest) -> int:
     """Check an order against the market's filters; return what it must hold (quote for buys, base for sells)."""
+    if request.market is not None and request.market != market.symbol:
+        raise NotFound(f"There is no market {request.market[:25]}.", fields={"market": ["No such market."]})
     if not market.is_open:
         raise MarketHalted(f"Trading on {market.symbol} is halted. {market.halt_reason}".strip())
     r = request

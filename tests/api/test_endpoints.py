@@ -3,8 +3,11 @@
 import pytest
 
 from ledger.models import Currency, SupplyChange, Transfer
+from markets import selectors, store
+from markets import services as markets
 from markets.models import Market, Order
 from tests.api.conftest import error_code
+from tests.conftest import fund, make_currency
 from tests.helpers import assert_audit_passes, ledger_state
 
 pytestmark = pytest.mark.django_db
@@ -152,6 +155,47 @@ def test_a_market_halt_answers_503(carol, make_bot, funded):
     Market.objects.update(status="halted")
     response = make_bot(carol).post("/api/v1/orders", BUY)
     assert (response.status_code, error_code(response)) == (503, "market_halted")
+
+
+def test_an_order_request_reads_its_market_once_per_process_and_a_halt_still_stops_it(
+    carol, make_bot, funded, monkeypatch
+):
+    bot, read = make_bot(carol), []
+    by_symbol = store.market_by_symbol
+    monkeypatch.setattr(store, "market_by_symbol", lambda symbol: read.append(symbol) or by_symbol(symbol))
+    assert bot.post("/api/v1/orders", BUY).status_code == 201
+    Market.objects.update(status="halted")  # no save: the process's copy of the market still says open
+    halted = bot.post("/api/v1/orders", BUY)
+    assert (halted.status_code, error_code(halted)) == (503, "market_halted")  # read again under the market lock
+    assert read == ["GOLD-BUCK"]
+    tested = bot.post("/api/v1/orders/test", BUY)  # no lock to read it under: the order test reads it afresh
+    assert (tested.status_code, error_code(tested)) == (503, "market_halted")
+    assert Order.objects.count() == 1
+
+
+# Old GOLD has 3 decimals: the copy takes "1.00" for 1000 units (the order path then refuses the key), and
+# refuses "1.0000" itself.
+@pytest.mark.parametrize("decimals, quantity", [(2, "1.00"), (4, "1.0000")])
+def test_an_order_named_by_an_out_of_date_copy_of_its_market_goes_to_the_market_of_its_symbol(
+    carol, alice, bob, make_bot, funded, decimals, quantity
+):
+    bot = make_bot(carol)
+    assert bot.post("/api/v1/orders", BUY).status_code == 201  # the process now holds GOLD-BUCK's copy
+    # As after restoring a database under running servers: GOLD-BUCK is another market now, and its old key names
+    # a market of another symbol, with other decimals.
+    old = funded
+    Market.objects.filter(pk=old.pk).update(symbol="OLD-GOLD")
+    gold2 = make_currency(bob, "GOLDB", decimals=decimals)
+    new = markets.market_create(user=alice, base=gold2, quote=old.quote)
+    Market.objects.filter(pk=new.pk).update(symbol="GOLD-BUCK")
+    fund(carol, gold2, 10**decimals)
+    selectors._markets_for_orders["GOLD-BUCK"] = old  # what the process held (market_create cleared it here)
+    placed = bot.post("/api/v1/orders", BUY | {"side": "sell", "quantity": quantity})
+    assert placed.status_code == 201
+    assert Order.objects.get(pk=placed.json()["id"]).market_id == new.pk
+    assert (placed.json()["market"], placed.json()["quantity"]) == ("GOLD-BUCK", quantity)
+    assert Order.objects.filter(market=old).count() == 1
+    assert_audit_passes()
 
 
 def test_order_test_places_nothing(carol, make_bot, funded):
