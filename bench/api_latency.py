@@ -56,22 +56,25 @@ def process_tree_cpu(pid: int) -> float:
 
 def setup_data(database: str, *, markets: int, clients: int) -> tuple[list[str], list[tuple[str, str]]]:
     """A fresh exchange; return the market symbols and one (key id, secret) per client."""
-    common.database_recreate(database)
-    common.django_setup(database)
+    ids = common.fresh_exchange(database, market_count=markets, traders=clients)
     from django.contrib.auth.models import User
-    from django.core.management import call_command
 
     from api import keys
     from markets.models import Market
 
-    call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=markets, traders=clients)
     credentials = []
     for user in User.objects.filter(pk__in=ids["traders"]).order_by("pk"):
         key, secret = keys.key_create(user=user, name="bench", scopes=["read", "trade"])
         credentials.append((key.key_id, secret))
     symbols = [Market.objects.get(pk=pk).symbol for pk in ids["markets"]]
     return symbols, credentials
+
+
+def order_body(symbol: str, rng: random.Random) -> bytes:
+    """A limit order of the mix (common.order_mix) as a bot posts it to /api/v1/orders, in setup_data's markets."""
+    side, price, quantity = common.order_mix(rng, 10, 10)  # tick 0.10 and lot 0.10 at 2 decimals
+    return json.dumps({"market": symbol, "side": side, "type": "limit", "quantity": f"{quantity / 100:.2f}",
+                       "price": f"{price / 100:.2f}"}).encode()
 
 
 def load_process(url, symbol, credentials, start_at, seconds, seed, results):
@@ -97,9 +100,7 @@ async def _clients(url, symbol, credentials, start_at, seconds, seed):
             await asyncio.sleep(max(0.0, start_at - time.time()))
             deadline = start_at + seconds
             while time.time() < deadline:
-                side, price, quantity = common.order_mix(rng, 10, 10)  # tick 0.10 and lot 0.10 at 2 decimals
-                body = json.dumps({"market": symbol, "side": side, "type": "limit",
-                                   "quantity": f"{quantity / 100:.2f}", "price": f"{price / 100:.2f}"}).encode()
+                body = order_body(symbol, rng)
                 started = time.perf_counter()
                 headers = signed_headers(key_id, secret, "POST", "/api/v1/orders", body)
                 response = await http.post("/api/v1/orders", content=body,

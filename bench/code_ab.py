@@ -14,7 +14,6 @@ the time goes; this tells whether a change moved it.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import random
@@ -35,12 +34,7 @@ def worker(root: str, database: str, batch: int, rest: bool, pipe) -> None:
     if rest:
         place = rest_placer(database, random.Random(1))
     else:
-        common.database_recreate(database)
-        common.django_setup(database)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        ids = common.setup_exchange(market_count=8 if batch else 1, traders=16)
+        ids = common.fresh_exchange(database, market_count=8 if batch else 1, traders=16)
         place = common.placer(batch, ids, random.Random(1))
     for _ in range(50):  # the connection pool at its working size, so its backends are all there to time
         place()
@@ -68,7 +62,7 @@ def rest_placer(database: str, rng: random.Random):
     """A function that places one order of the mix as a bot does, POST /api/v1/orders signed with an API key,
     through Django's whole request cycle in this process (its test client: no HTTP server, whose cost is the same
     for both checkouts)."""
-    from api_latency import setup_data  # a fresh exchange with one market and an API key per trader
+    from api_latency import order_body, setup_data  # an exchange of one market, an API key per trader
 
     # Signature replay records and throttles in Redis, as production keeps them (settings must not be loaded yet).
     os.environ.setdefault("CACHE_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -81,9 +75,7 @@ def rest_placer(database: str, rng: random.Random):
 
     def place_one() -> int:
         key_id, secret = rng.choice(credentials)
-        side, price, quantity = common.order_mix(rng, 10, 10)  # tick 0.10 and lot 0.10 at 2 decimals
-        body = json.dumps({"market": symbol, "side": side, "type": "limit", "quantity": f"{quantity / 100:.2f}",
-                           "price": f"{price / 100:.2f}"}).encode()
+        body = order_body(symbol, rng)
         headers = signed_headers(key_id, secret, "POST", "/api/v1/orders", body)
         response = client.post("/api/v1/orders", data=body, content_type="application/json", headers=headers)
         if response.status_code != 201:

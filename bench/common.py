@@ -171,6 +171,16 @@ def setup_exchange(*, market_count: int, traders: int, history: bool = True) -> 
     return ids
 
 
+def fresh_exchange(database: str, *, market_count: int, traders: int, history: bool = True) -> dict:
+    """Drop and create `database`, point Django at it, migrate, and set up the exchange (setup_exchange); its ids."""
+    database_recreate(database)
+    django_setup(database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return setup_exchange(market_count=market_count, traders=traders, history=history)
+
+
 def exchange_ids() -> dict:
     """The traders' and markets' ids of the exchange setup_exchange made in this process's database, in the same
     order (for a process that measures an exchange another one set up)."""

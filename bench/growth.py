@@ -119,12 +119,7 @@ def time_calls(call, seconds: float) -> list[float]:
 
 def prepare(database: str, *, resting: int, trades: int, run_audit: bool) -> dict:
     """A fresh `database`: the exchange, its seed and (with `run_audit`) the audit of it; what it took."""
-    common.database_recreate(database)
-    common.django_setup(database)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=8, traders=16, history=False)  # seed() writes the history
+    ids = common.fresh_exchange(database, market_count=8, traders=16, history=False)  # seed() writes the history
     common.progress(f"(5) seeding {resting:,} resting orders and {trades:,} past trades")
     result = {"resting": resting, "trades": trades, **seed(ids, resting=resting, trades=trades)}
     common.progress(f"(5) seeded in {result['seed_s']:.0f} s")

@@ -45,12 +45,7 @@ def main() -> None:
     import common  # bench helpers; they import nothing of the exchange
 
     sys.path.insert(0, args.root)
-    common.database_recreate(args.database)
-    common.django_setup(args.database)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=8 if args.batch else 1, traders=16)
+    ids = common.fresh_exchange(args.database, market_count=8 if args.batch else 1, traders=16)
 
     from django.db import connection
 

@@ -27,12 +27,7 @@ def main() -> None:
     parser.add_argument("--database", default="bench_resting_ab")
     args = parser.parse_args()
 
-    common.database_recreate(args.database)
-    common.django_setup(args.database)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    ids = common.setup_exchange(market_count=2, traders=16)
+    ids = common.fresh_exchange(args.database, market_count=2, traders=16)
     import seed
 
     common.progress(f"seeding {args.resting:,} resting orders in market 0")

@@ -4,8 +4,6 @@ Thin: validate, call one service or selector, serialize. Amounts arrive as decim
 market's currencies (ledger.money.parse_amount).
 """
 
-import dataclasses
-
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -222,7 +220,9 @@ CANCEL_EXAMPLES = [
 
 
 def order_request(market: Market, data: dict) -> OrderRequest:
-    """The validated API input in minor units of the market's currencies."""
+    """The validated API input in minor units of the market's currencies, naming the market's symbol, so the order
+    path checks it under the market's lock (the API's copy of the market may be out of date:
+    selectors.market_for_order)."""
     base, quote = market.base.decimals, market.quote.decimals
 
     def amount(name: str, decimals: int):
@@ -239,21 +239,18 @@ def order_request(market: Market, data: dict) -> OrderRequest:
         post_only=data["post_only"],
         self_trade=data["self_trade"],
         client_order_id=data.get("client_order_id"),
+        market=market.symbol,
     )
 
 
-def _submit(user, market: Market, data: dict) -> Order:
-    """Place the validated API input in `market`, naming its symbol, so the order path checks the market under its
-    lock (the API's copy of it may be out of date: selectors.market_for_order)."""
-    order = dataclasses.replace(order_request(market, data), market=market.symbol)
-    return writer.order_submit(user=user, market_id=market.pk, request=order)
-
-
-def _validated_order(request) -> tuple[Market, OrderRequest]:
+def _order_input(request) -> dict:
     form = OrderRequestSerializer(data=request.data)
     form.is_valid(raise_exception=True)
-    market = selectors.market_get(symbol=form.validated_data["market"])
-    return market, order_request(market, form.validated_data)
+    return form.validated_data
+
+
+def _submit(user, market: Market, data: dict) -> Order:
+    return writer.order_submit(user=user, market_id=market.pk, request=order_request(market, data))
 
 
 class OrderListView(ApiView):
@@ -284,9 +281,7 @@ class OrderListView(ApiView):
     )
     @idempotent
     def post(self, request):
-        form = OrderRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data, started = form.validated_data, timezone.now()
+        data, started = _order_input(request), timezone.now()
         market = selectors.market_for_order(symbol=data["market"])
         try:
             placed = _submit(request.user, market, data)
@@ -326,7 +321,9 @@ class OrderTestView(ApiView):
         responses={200: OrderTestResultSerializer, **errors(*PRIVATE, 404, 409, 503)},
     )
     def post(self, request):
-        market, order = _validated_order(request)
+        data = _order_input(request)
+        market = selectors.market_get(symbol=data["market"])  # afresh: the order test has no lock to check a copy
+        order = order_request(market, data)
         hold = services.order_test(user=request.user, market=market, request=order)
         currency = market.quote if order.side == Order.Side.BUY else market.base
         return Response({"valid": True, "hold": currency.format(hold), "hold_currency": currency.code})

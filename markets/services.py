@@ -155,8 +155,8 @@ class OrderRequest:
     post_only: bool = False
     self_trade: str = Order.SelfTrade.CANCEL_RESTING
     client_order_id: str | None = None
-    # The symbol the request named, if its market was found from a copy that may be out of date (the API's:
-    # selectors.market_for_order); checked under the market's lock.
+    # The symbol the request named, checked under the market's lock. The API names it: it finds the market key from
+    # a copy that may be out of date (selectors.market_for_order).
     market: str | None = None
 
 
