@@ -388,8 +388,8 @@ class OrderWriters:
     """`count` order writer processes (manage.py run_order_writer), each serving its share of the markets; entered
     once every market is marked as served."""
 
-    def __init__(self, count: int, market_ids: list[int]):
-        self.count, self.market_ids, self.processes = count, market_ids, []
+    def __init__(self, count: int, market_ids: list[int], *, root: Path = ROOT):
+        self.count, self.market_ids, self.root, self.processes = count, market_ids, root, []
 
     def __enter__(self) -> "OrderWriters":
         import redis
@@ -402,7 +402,7 @@ class OrderWriters:
         env = {**os.environ, "PYTHONWARNINGS": "ignore::UserWarning"}
         for shard in range(self.count):
             command = [sys.executable, "manage.py", "run_order_writer", "--shard", f"{shard}/{self.count}"]
-            self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+            self.processes.append(subprocess.Popen(command, cwd=self.root, env=env, stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 60
         while not all(client.exists(alive_key(market_id)) for market_id in self.market_ids):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
