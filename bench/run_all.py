@@ -1,6 +1,6 @@
 """Every benchmark of issue #9 in one run, printed as one table with the machine's state (`make bench`).
 
-    .venv/bin/python bench/run_all.py [--seconds 5] [--quick] [--only 1,2,3,4,5] [--prefix bench]
+    .venv/bin/python bench/run_all.py [--seconds 5] [--quick] [--only 1,2,3,4,5,6] [--prefix bench]
 
 (1) pgbench settlement ceiling and (2) order_place, 1 and 8 markets × 1/2/4/8 workers, and the same through
 one order writer (order_submit; a second writer only competes for the same two cores) (bench/place_orders.py);
@@ -10,7 +10,9 @@ subscribers on one uvicorn process, and 1,000 on two (bench/feed_latency.py, pas
 (5) growth: place-order and read figures with an empty book, 10,000 resting orders, and 1,000,000 resting orders
 and 1,000,000 past trades, each a ratio to the empty book (bench/growth.py; the big seed is audited once); the
 three levels are prepared first, then measured in turns of a second or less, each ratio the median of the
-ratios within a round (growth.py measure()).
+ratios within a round (growth.py measure()); (6) not a target: what the order path's SQL costs alone, replayed
+without the Python that made it, for order_place and for an order writer's batches of 8 (bench/sql_floor.py): how
+far a faster client could take (2).
 
 Each row of (2) and (3) is judged against pgbench's ceiling with as many clients measured again right before it
 (printed beside it): measured minutes apart, the same ratio came out 0.15 in one run and 0.34 in another.
@@ -32,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+from sql_floor import print_rows  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 WORKERS = (1, 2, 4, 8)
@@ -71,7 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="per figure (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 s per figure and a 100,000-row big growth level")
-    parser.add_argument("--only", default="1,2,3,4,5", help="which benchmarks (1 and 2 always run together)")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="which benchmarks (1 and 2 always run together)")
     parser.add_argument("--prefix", default="bench", help="database names start with this")
     parser.add_argument("--feed-rate", type=float, default=20, help="book deltas per second the feed benchmark makes")
     parser.add_argument("--big", type=int, default=1_000_000, help="resting orders and past trades of the big level")
@@ -112,6 +115,12 @@ def main() -> None:
             f"{args.prefix}_feed", rate=args.feed_rate, seconds=seconds, servers=2, subscribers="1000"))
     if "5" in only:
         results["growth"] = attempt("(5)", lambda: run_growth(args.prefix, seconds, big))
+    if "6" in only:
+        common.progress("(6) the SQL floor: bench/sql_floor.py")
+        results["floor"] = attempt("(6)", lambda: [
+            run_stage("sql_floor.py", "--database", f"{args.prefix}_floor", "--seconds", str(seconds), *batch)
+            for batch in ([], ["--batch", "8"])
+        ])
     results = {key: value for key, value in results.items() if value}
     results["failures"] = failures
     end_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -190,6 +199,12 @@ def print_table(state: dict, end_load: str, seconds: float, took: float, results
                                  row["p99_ms"] < 50, row["p99_ms"]))
     if "growth" in results:
         verdicts += print_growth(results["growth"])
+    if "floor" in results:
+        print()
+        print("(6) the order path's SQL alone: recorded, then replayed on a copy by bare psycopg, one process "
+              "(bench/sql_floor.py);\n    ms and CPU per order, vs pgbench at 1 client measured in the same stage")
+        for result in results["floor"]:
+            print_rows(result, indent="    ")
     if results["failures"]:
         print()
         print("FAILED (see stderr):")
