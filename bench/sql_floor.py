@@ -8,7 +8,7 @@ One process, the order mix and exchange of profile_orders.py: order_place places
 string each transaction sent is recorded. Those strings are then
 replayed with bare psycopg (a few µs of Python per round trip), order by order, on copies of the database made
 before the first order (CREATE DATABASE ... TEMPLATE), so every statement meets the rows it met the first time:
-- as sent: BEGIN and COMMIT each a round trip of its own, as Django and psycopg send them;
+- as sent: BEGIN and COMMIT each a round trip of its own, as psycopg sends them by itself;
 - with BEGIN sent along with the first string and COMMIT with the last: two round trips fewer per order.
 Printed for each, per order: orders/s, wall time, the CPU of the client process and of its PostgreSQL backend, and orders/s
 against pgbench's 1-client ceiling measured in the same run.
@@ -34,11 +34,16 @@ def record(ids: dict, batch: int, transactions_timed: int) -> tuple[list[list[st
     seconds)."""
     from django.db import connection
 
+    from exchange.db import SEPARATOR
+
     place = common.placer(batch, ids, random.Random(1))
     transactions: list[list[str]] = []
+    begin = f"BEGIN{SEPARATOR}"
 
     def recording(execute, sql, params, many, context):
-        transactions[-1].append(context["cursor"].cursor.mogrify(sql, params) if params else sql)
+        sent = context["cursor"].cursor.mogrify(sql, params) if params else sql
+        # The statements only: the replays send BEGIN their own ways (run_statements sends it with the first).
+        transactions[-1].append(sent.removeprefix(begin) if not transactions[-1] else sent)
         return execute(sql, params, many, context)
 
     def run(count: int) -> None:
@@ -137,8 +142,8 @@ def print_rows(result: dict, indent: str = "") -> None:
         print(f"{indent}{row['label']:<46}{row['orders_per_s']:>9.0f}{row['orders_per_s'] / ceiling['tps']:>11.2f}"
               f"{row['wall_ms']:>9.2f}{row['cpu_ms']:>11.2f}{row['backend_ms']:>12.2f}")
     print(f"{indent}pgbench, 1 client: {ceiling['tps']:.0f} tx/s, {1000 / ceiling['tps']:.2f} ms per transaction, of "
-          f"which the whole machine's CPU {ceiling['cpu_ms']:.2f} ms; {result['round_trips']:.2f} round trips per "
-          "transaction above")
+          f"which the whole machine's CPU {ceiling['cpu_ms']:.2f} ms; replayed as sent, {result['round_trips']:.2f} "
+          "round trips per transaction")
 
 
 def main() -> None:

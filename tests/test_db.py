@@ -64,6 +64,38 @@ def test_on_postgresql_the_statements_are_one_round_trip(scratch):
     assert len(sent) == 1
 
 
+@pytest.mark.postgres
+def test_a_transactions_first_statements_carry_its_begin(scratch):
+    """psycopg sends BEGIN as a round trip of its own before a transaction's first statement; run_statements sends
+    it with the statements instead, and psycopg sends none: a second BEGIN would draw PostgreSQL's warning."""
+    sent, notices = [], []
+
+    def sending(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.add_notice_handler(notices.append)
+    try:
+        for number in (1, 2):  # and again in the next transaction
+            sent.clear()
+            with connection.execute_wrapper(sending), transaction.atomic():
+                run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [number, 10])])
+                [[(count,)]] = run_statements([("SELECT COUNT(*) FROM scratch_rows", [])])
+            assert [sql.startswith("BEGIN") for sql in sent] == [True, False]
+            assert count == number
+        # One transaction up to the end of the block: a failure in a later round trip takes back the first's rows.
+        with pytest.raises(IntegrityError), transaction.atomic():
+            run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [9, 10])])
+            run_statements([("UPDATE scratch_rows SET amount = amount - %s WHERE id = %s", [11, 9])])  # breaks the CHECK
+    finally:
+        raw.remove_notice_handler(notices.append)
+    assert notices == []
+    assert run_statements([("SELECT id FROM scratch_rows ORDER BY id", [])]) == [[(1,), (2,)]]
+    assert connection.get_autocommit() and raw.autocommit  # outside a block, as Django left it
+
+
 def test_parameters_stay_values_whatever_they_hold(scratch):
     sly = "x';\nDELETE FROM scratch_rows; --%s"
     run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10])])

@@ -33,6 +33,8 @@ def sent():
         queries.append(sql)
         return execute(sql, params, many, context)
 
+    with connection.cursor() as cursor:  # the test's transaction begins here, not with the first query recorded
+        cursor.execute("SELECT 1")
     with connection.execute_wrapper(sending):
         yield queries
 

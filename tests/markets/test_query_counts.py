@@ -16,8 +16,8 @@ HOUSEKEEPING = ("PREPARE ", "DEALLOCATE ")  # exchange/prepared.py: sent along w
 # Each case pins two figures: SQL statements, and database round trips. On PostgreSQL exchange/db.run_statements
 # sends a list of statements as one query string, one round trip; SQLite, having no round trips, runs them one by
 # one, so there the two figures are equal.
-# Inside a test the service's transaction is a savepoint: 2 of each figure are SAVEPOINT and RELEASE, which in
-# production are the transaction's BEGIN and COMMIT.
+# Inside a test the service's transaction is a savepoint: 2 of each figure are SAVEPOINT and RELEASE. In production
+# they are the transaction's BEGIN, which goes in the first round trip (exchange/db.py), and COMMIT, a round trip.
 
 
 def on(postgresql: tuple[int, int], sqlite: tuple[int, int]) -> tuple[int, int]:
