@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -113,6 +114,17 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of local process `pid` so far (Linux /proc): a server, a writer, a database backend."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def timed(backend: int):
+    """Over the block: wall seconds, this process's CPU seconds and those of PostgreSQL backend `backend` (pid), in
+    the dict yielded ("wall", "cpu", "backend"), filled in when the block ends."""
+    figures: dict[str, float] = {}
+    started, cpu, backend_cpu = time.perf_counter(), time.process_time(), process_cpu_seconds(backend)
+    yield figures
+    figures.update(wall=time.perf_counter() - started, cpu=time.process_time() - cpu,
+                   backend=process_cpu_seconds(backend) - backend_cpu)
 
 
 def django_setup(database: str, *, pool_size: int = 2) -> None:

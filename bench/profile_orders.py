@@ -22,7 +22,6 @@ import os
 import pstats
 import random
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -73,20 +72,18 @@ def main() -> None:
 
     for _ in range(200 // per_call + 5):  # warm up: imports, plans, a book to trade against
         place()
-    backend = common.backend_pid()
-    with connection.execute_wrapper(count_sql):
-        started, cpu_started, backend_started = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
+    with connection.execute_wrapper(count_sql), common.timed(common.backend_pid()) as spent:
         for _ in range(args.orders // per_call):
             place()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        backend_cpu = common.process_cpu_seconds(backend) - backend_started
+    elapsed, cpu, backend_cpu = spent["wall"], spent["cpu"], spent["backend"]
     n = args.orders // per_call * per_call
     round_trips = sql["executes"] - sql["pipelined"] + sql["pipelines"]
     print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")
     print(
         f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order, of which this process's CPU "
         f"{cpu / n * 1000:.2f} ms and its PostgreSQL backend's {backend_cpu / n * 1000:.2f} ms; per order "
-        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN goes in the first; COMMIT not counted)"
+        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN goes in the first; "
+        "COMMIT not counted)"
     )
     with connection.cursor() as cursor:
         cursor.execute(

@@ -61,5 +61,6 @@ def main() -> None:
     ratio = statistics.median(rates[0]) / statistics.median(rates[1])
     print(f"median orders/s with the resting orders / without: {ratio:.2f}")
 
+
 if __name__ == "__main__":
     main()

@@ -18,7 +18,6 @@ import argparse
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,14 +55,8 @@ def record(ids: dict, batch: int, transactions_timed: int) -> tuple[list[list[st
     # the first of a fresh connection, as on the copies (exchange/prepared.py prepares statements per connection).
     connection.close_pool()
     run(WARM_UP // (batch or 1))
-    backend = common.backend_pid()
-    started, cpu, backend_cpu = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
-    run(transactions_timed)
-    figures = {
-        "wall": time.perf_counter() - started,
-        "cpu": time.process_time() - cpu,
-        "backend": common.process_cpu_seconds(backend) - backend_cpu,
-    }
+    with common.timed(common.backend_pid()) as figures:
+        run(transactions_timed)
     return transactions, figures
 
 
@@ -78,10 +71,8 @@ def replay(database: str, transactions: list[list[str]], timed: int, *, merged: 
     with psycopg.connect(common.database_url(database), autocommit=True) as conn:
         [(backend,)] = conn.execute("SELECT pg_backend_pid()").fetchall()
         cursor = conn.cursor()
-        start_at = len(transactions) - timed
-        for index, strings in enumerate(transactions):
-            if index == start_at:
-                started, cpu, backend_cpu = time.perf_counter(), time.process_time(), common.process_cpu_seconds(backend)
+
+        def send(strings: list[str]) -> None:
             if merged:
                 trips = [*strings]
                 trips[0] = f"BEGIN{SEPARATOR}{trips[0]}"
@@ -90,11 +81,13 @@ def replay(database: str, transactions: list[list[str]], timed: int, *, merged: 
                 trips = ["BEGIN", *strings, "COMMIT"]
             for sql in trips:
                 cursor.execute(sql)
-        return {
-            "wall": time.perf_counter() - started,
-            "cpu": time.process_time() - cpu,
-            "backend": common.process_cpu_seconds(backend) - backend_cpu,
-        }
+
+        for strings in transactions[:-timed]:
+            send(strings)
+        with common.timed(backend) as figures:
+            for strings in transactions[-timed:]:
+                send(strings)
+        return figures
 
 
 def measure(database: str, orders: int, batch: int, seconds: float) -> dict:

@@ -70,9 +70,10 @@ def run_statements(statements: Sequence[Statement]) -> list[list[tuple]]:
 def _begins_transaction(db) -> bool:
     """Whether these statements are the first of the caller's transaction (Django's atomic block, not yet begun on
     the server). If so, BEGIN goes in the same query string, and psycopg, which would have sent BEGIN alone first
-    (one more round trip per transaction; without it order_place took 1.08x the orders per second, bench/code_ab.py),
-    is told not to: as in autocommit mode, it then sends what it is given. The explicit BEGIN keeps everything up to Django's COMMIT or
-    ROLLBACK one transaction, whatever psycopg's setting; Django sets it again when the atomic block ends."""
+    (one more round trip per transaction; without it order_place took 1.08x the orders per second,
+    bench/code_ab.py), is told not to: as in autocommit mode, it then sends what it is given. The explicit BEGIN
+    keeps everything up to Django's COMMIT or ROLLBACK one transaction, whatever psycopg's setting; Django sets it
+    again when the atomic block ends."""
     raw = db.connection
     if not db.in_atomic_block or raw.autocommit or raw.pgconn.transaction_status != IDLE:
         return False

@@ -199,14 +199,9 @@ class _BookSide:
     def __init__(self, market_id: int, side: matching.Side, pages: list[list[tuple]], rows: dict[int, RestingRow]):
         self.market_id, self.side, self.pages, self.rows = market_id, side, pages, rows
         self.side_value = side.value
-        self.stored: list[tuple] = []  # the database's rows as read (batch_statement), in priority order
-        for page in pages:
-            self._take(page)
+        self.stored: list[tuple] = [row for page in pages for row in page]  # as read (batch_statement), in order
         self.added: list[RestingRow] = []  # the batch's resting orders, in priority order
         self.closed: set[int] = set()  # orders filled or cancelled in this batch
-
-    def _take(self, page: list[tuple]) -> None:
-        self.stored.extend(page)
 
     def _stored_row(self, index: int) -> RestingRow:
         """The index-th database order, made a row when the engine first reaches it: most of a page never is, and
@@ -229,7 +224,7 @@ class _BookSide:
             after = (last[-1][2], last[-1][0])
         [page] = run_statements([batch_statement(self.market_id, self.side, None, after)])
         self.pages.append(page)
-        self._take(page)
+        self.stored.extend(page)
         return bool(page)
 
     def _rank(self, row: RestingRow) -> int:
