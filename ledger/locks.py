@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection
 
-from exchange.db import Statement, constant
+from exchange.db import Statement, constant, from_rows
 from ledger.models import Account
 
 ACCOUNT_FIELDS = [
@@ -96,4 +96,4 @@ def _accounts_statement(wanted: str, params: list, *, lock: bool) -> Statement:
 
 def accounts_from_rows(rows: list[tuple]) -> list[Account]:
     """The accounts an accounts_lock_statement returned."""
-    return [Account.from_db(connection.alias, ACCOUNT_FIELDS, row) for row in rows]
+    return from_rows(Account, ACCOUNT_FIELDS, rows)

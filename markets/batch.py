@@ -30,7 +30,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from exchange.db import Statement, run_statements, update_rows_statements
+from exchange.db import Statement, new_instance, run_statements, update_rows_statements
 from exchange.errors import DomainError, NotFound
 from ledger import locks
 from ledger import services as ledger
@@ -305,7 +305,11 @@ class _Run:
         key = (user_id, currency_id)
         if key not in self.accounts:
             kind = Account.Kind.USER if user_id else Account.Kind.FEE
-            self._keep(Account(user_id=user_id, currency_id=currency_id, kind=kind, balance=STAND_IN, held=STAND_IN))
+            self._keep(
+                new_instance(
+                    Account, user_id=user_id, currency_id=currency_id, kind=kind, balance=STAND_IN, held=STAND_IN
+                )
+            )
         return self.accounts[key]
 
     def settle(self, batches: dict[int, list[Placement]]) -> None:
@@ -421,7 +425,12 @@ class _Batch:
             if client_id in run.reading.earlier:
                 return ("earlier", run.reading.earlier[client_id])
         settlement = _BatchSettlement(
-            market=self.market, user=User(pk=user_id), request=request, reserve=reserve, found=None, batch=self
+            market=self.market,
+            user=new_instance(User, pk=user_id),
+            request=request,
+            reserve=reserve,
+            found=None,
+            batch=self,
         )
         settlement.resting_rows = self.resting_rows
         settlement.accounts = run.accounts
@@ -478,11 +487,14 @@ class _Batch:
         for placed in self.placed:
             placed_entry_keys = [keys.entries.pop(0) for _ in placed.entries]
             self.journal += [
-                JournalEntry(pk=key, kind=JournalEntry.Kind.TRADE, created_at=now) for key in placed_entry_keys
+                new_instance(JournalEntry, pk=key, kind=JournalEntry.Kind.TRADE, created_at=now)
+                for key in placed_entry_keys
             ]
             for key, legs in zip(placed_entry_keys, placed.entries, strict=True):
                 self.postings += [
-                    Posting(entry_id=key, account_id=account.pk, amount=amount) for account, amount in legs if amount
+                    new_instance(Posting, entry_id=key, account_id=account.pk, amount=amount)
+                    for account, amount in legs
+                    if amount
                 ]
             for trade, key in zip(placed.trades, placed_entry_keys, strict=True):
                 if trade.maker_order_id < 0:

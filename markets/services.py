@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from exchange.db import run_statements, update_rows_statements
+from exchange.db import new_instance, run_statements, update_rows_statements
 from exchange.errors import (
     Conflict,
     IdempotencyConflict,
@@ -328,7 +328,8 @@ class _Settlement:
             if self.keys:
                 taker.pk, entry_keys = self.keys
                 journal = [
-                    JournalEntry(pk=key, kind=JournalEntry.Kind.TRADE, created_at=self.now) for key in entry_keys
+                    new_instance(JournalEntry, pk=key, kind=JournalEntry.Kind.TRADE, created_at=self.now)
+                    for key in entry_keys
                 ]
                 statements += [
                     store.insert_order_statement(taker, keyed=True),
@@ -359,7 +360,10 @@ class _Settlement:
         """Insert the postings and the trades (RETURNING their keys) and fold the trades into their candle."""
         for trade, entry_key in zip(trades, entry_keys, strict=True):
             trade.entry_id, trade.taker_order_id, trade.created_at = entry_key, taker.pk, self.now
-        rows = [Posting(entry_id=entry_keys[index], account_id=a.pk, amount=amount) for index, a, amount in postings]
+        rows = [
+            new_instance(Posting, entry_id=entry_keys[index], account_id=a.pk, amount=amount)
+            for index, a, amount in postings
+        ]
         prices = [trade.price for trade in trades]
         minute = self.now.replace(second=0, microsecond=0)
         volume, quote_volume = sum(t.quantity for t in trades), sum(t.quote_amount for t in trades)
@@ -508,7 +512,8 @@ class _Settlement:
             taker_fees += seller_fee if taker_buys else buyer_fee
             levels[row.side, row.price] -= fill.quantity
             trades.append(
-                Trade(
+                new_instance(
+                    Trade,
                     market=market,
                     price=fill.price,
                     quantity=fill.quantity,
@@ -531,7 +536,8 @@ class _Settlement:
             matching.Outcome.CANCELLED: Order.Status.CANCELLED,
             matching.Outcome.REJECTED: Order.Status.REJECTED,
         }[result.outcome]
-        return Order(
+        return new_instance(
+            Order,
             market=self.market,
             user=self.user,
             client_order_id=r.client_order_id,
@@ -569,7 +575,8 @@ MAKER_FIELDS = ["filled_quantity", "filled_quote", "fees_paid", "reserved", "sta
 
 
 def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
-    return Order(
+    return new_instance(
+        Order,
         pk=row.order_id,
         user_id=row.user_id,
         side=row.side,

@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 from django.db.models import Model
 from psycopg import errors
 
-from exchange.db import Statement, db_values, run_statements
+from exchange.db import Statement, db_values, from_rows, run_statements
 from ledger import locks
 from ledger.models import Account, Currency
 from markets import book
@@ -128,7 +128,7 @@ def lock_market_for_cancel(
     )
     return (
         _market_from_row(market[0]) if market else None,
-        [Order.from_db(connection.alias, ORDER_FIELDS, row) for row in orders],
+        from_rows(Order, ORDER_FIELDS, orders),
         locks.accounts_from_rows(accounts),
     )
 
@@ -164,9 +164,8 @@ def _market(sql: str, key) -> Market | None:
 
 def _market_from_row(row: tuple) -> Market:
     split, size = len(MARKET_FIELDS), len(CURRENCY_FIELDS)
-    market = Market.from_db(connection.alias, MARKET_FIELDS, row[:split])
-    market.base = Currency.from_db(connection.alias, CURRENCY_FIELDS, row[split : split + size])
-    market.quote = Currency.from_db(connection.alias, CURRENCY_FIELDS, row[split + size :])
+    [market] = from_rows(Market, MARKET_FIELDS, [row[:split]])
+    market.base, market.quote = from_rows(Currency, CURRENCY_FIELDS, [row[split : split + size], row[split + size :]])
     return market
 
 

@@ -38,6 +38,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import close_old_connections, connection
 
+from exchange.db import from_rows
 from exchange.errors import DomainError
 from markets.batch import Placement, orders_place_batches, place_alone
 from markets.models import Market, Order
@@ -182,7 +183,8 @@ def _decode_result(answer: dict) -> Order:
     values = answer["order"]
     for name in DATETIMES:
         values[name] = datetime.fromisoformat(values[name])
-    return Order.from_db(connection.alias, ORDER_FIELDS, [values[name] for name in ORDER_FIELDS])
+    [order] = from_rows(Order, ORDER_FIELDS, [[values[name] for name in ORDER_FIELDS]])
+    return order
 
 
 def _error_from(error: dict) -> DomainError:

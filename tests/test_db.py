@@ -1,10 +1,12 @@
 """exchange/db: run_statements (several statements in one round trip, in order, with Django's errors) and the
 values it writes."""
 
+import datetime
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from exchange.db import constant, run_statements
+from exchange.db import constant, from_rows, new_instance, run_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,6 +96,91 @@ def test_a_transactions_first_statements_carry_its_begin(scratch):
     assert notices == []
     assert run_statements([("SELECT id FROM scratch_rows ORDER BY id", [])]) == [[(1,), (2,)]]
     assert connection.get_autocommit() and raw.autocommit  # outside a block, as Django left it
+
+
+@pytest.mark.postgres
+def test_statements_go_on_one_kept_cursor_of_whichever_connection_is_open(scratch):
+    run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10])])
+    kept = connection._exchange_kept_cursor
+    assert run_statements([("SELECT amount FROM scratch_rows", [])]) == [[(10,)]]
+    assert connection._exchange_kept_cursor is kept and not kept.closed
+    connection.close()  # the pool may hand out another connection; the old one's cursor must not be used
+    assert run_statements([("SELECT amount FROM scratch_rows", [])]) == [[(10,)]]
+    assert connection._exchange_kept_cursor.connection is connection.connection
+
+
+@pytest.mark.postgres
+def test_times_read_in_utc_are_what_djangos_loader_gives(scratch):
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    from psycopg.postgres import types
+
+    written = "2026-06-30 23:59:59.5-07:30"
+    [[(read,)]] = run_statements([("SELECT %s::timestamptz", [written])])
+    with connection.cursor() as cursor:  # Django's own cursor, with Django's loader
+        cursor.execute("SELECT %s::timestamptz", [written])
+        [(djangos,)] = cursor.fetchall()
+        assert issubclass(cursor.cursor.adapters.get_loader(types["timestamptz"].oid, 0), BaseTzLoader)
+    assert read == djangos == datetime.datetime(2026, 7, 1, 7, 29, 59, 500000, tzinfo=datetime.timezone.utc)
+    assert read.tzinfo is djangos.tzinfo is datetime.timezone.utc
+    loader = connection._exchange_kept_cursor.adapters.get_loader(types["timestamptz"].oid, 0)
+    assert not issubclass(loader, BaseTzLoader)  # psycopg's compiled one
+
+
+def test_from_rows_makes_the_instances_from_db_makes():
+    from django.contrib.auth import get_user_model
+
+    from ledger.models import Account, Currency
+
+    user = get_user_model().objects.create_user("rows")
+    currency = Currency.objects.create(code="ROWS", name="Rows", decimals=3, issuer=user)
+    account = Account.objects.create(user=user, currency=currency, balance=1_500, held=250)
+    for instance in (currency, account):
+        model = type(instance)
+        names = [field.attname for field in model._meta.concrete_fields]
+        row = model.objects.filter(pk=instance.pk).values_list(*names).get()
+        [made] = from_rows(model, names, [row])
+        expected = model.from_db(connection.alias, names, row)
+        assert {**made.__dict__, "_state": None} == {**expected.__dict__, "_state": None}
+        assert (made._state.adding, made._state.db) == (False, connection.alias)
+    [made] = from_rows(Account, [field.attname for field in Account._meta.concrete_fields], [row])
+    assert made.currency == currency and made.user == user  # relations load as on any instance
+    made.balance = 2_000
+    made.save(update_fields=["balance"])  # an UPDATE of the row, not an INSERT
+    account.refresh_from_db()
+    assert account.balance == 2_000
+
+
+def test_new_instance_makes_what_the_models_constructor_makes():
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from ledger.models import Account, Currency, JournalEntry, Posting
+    from markets.models import Market, Order, Trade
+
+    user = get_user_model()(pk=7, username="maker")
+    base, quote = Currency(pk=1, code="GOLD", decimals=3), Currency(pk=2, code="BUCK", decimals=2)
+    market = Market(pk=3, base=base, quote=quote, symbol="GOLD-BUCK")
+    now = timezone.now()
+    cases = [  # the shapes the order path builds
+        (Order, dict(market=market, user=user, side="buy", type="limit", price=2_500, quantity=1_000, created_at=now)),
+        (Order, dict(pk=11, user_id=7, side="sell", price=2_400, filled_quantity=5, status="partially_filled")),
+        (Trade, dict(market=market, price=2_500, quantity=5, maker_order_id=11, buyer_id=7, seller_id=8)),
+        (JournalEntry, dict(pk=12, kind=JournalEntry.Kind.TRADE, created_at=now)),
+        (Posting, dict(entry_id=12, account_id=4, amount=-125)),
+        (Account, dict(user_id=None, currency_id=2, kind=Account.Kind.FEE, balance=0, held=0)),
+        (get_user_model(), dict(pk=7)),
+    ]
+    for model, values in cases:
+        made, expected = new_instance(model, **values), model(**values)
+        called = {field.attname: None for field in model._meta.concrete_fields if callable(field.default)}  # now()
+        assert {**made.__dict__, "_state": None, **called} == {**expected.__dict__, "_state": None, **called}, model
+        assert all(isinstance(made.__dict__[name], type(expected.__dict__[name])) for name in called)
+        assert made._state.fields_cache == expected._state.fields_cache
+        assert (made._state.adding, made._state.db) == (True, None)
+    assert new_instance(Order, market=market).market is market and new_instance(Order, market=None).market_id is None
+    with pytest.raises(TypeError):
+        new_instance(Order, colour="red")
 
 
 def test_parameters_stay_values_whatever_they_hold(scratch):
