@@ -19,6 +19,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from api.keys import key_secret, secret_matches, signature_for
 from api.models import ApiKey
+from exchange.db import run_statements
 
 SIGNATURE_WINDOW_MS = 30_000
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per key per minute
@@ -77,11 +78,10 @@ def key_with_user(key_id: str) -> ApiKey | None:
     authentication. The SQL and each column's converters (the ORM's own, so the values are the same) are built once.
     """
     sql, converters, split = _key_lookup(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key_id])
-        row = cursor.fetchone()
-    if row is None:
+    [rows] = run_statements([(sql, [key_id])])  # the order path's cursor: prepared on the server, times read in C
+    if not rows:
         return None
+    [row] = rows
     values = []
     for value, (functions, column) in zip(row, converters, strict=True):
         for function in functions:

@@ -115,6 +115,35 @@ class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # every pl
             "time_in_force", "post_only", "self_trade", "created_at", "updated_at",
         ]
 
+    def to_representation(self, order: Order) -> dict:
+        """What the fields above give (the schema is theirs; a test holds the two equal), written out: every placed
+        order answers with this, and the generic way (a copy of each field, then a lookup per field) was a tenth of
+        a REST order's CPU."""
+        market = order.market
+        base, quote = market.base, market.quote
+        return {
+            "id": order.pk,
+            "client_order_id": order.client_order_id,
+            "market": market.symbol,
+            "side": str(order.side),
+            "type": str(order.type),
+            "price": _amount(order.price, quote),
+            "quantity": _amount(order.quantity, base),
+            "quote_budget": _amount(order.quote_budget, quote),
+            "filled_quantity": _amount(order.filled_quantity, base),
+            "filled_quote": _amount(order.filled_quote, quote),
+            "average_price": self.get_average_price(order),
+            "fees_paid": self.get_fees_paid(order),
+            "fee_currency": self.get_fee_currency(order),
+            "status": str(order.status),
+            "reason": str(order.reason),
+            "time_in_force": str(order.time_in_force),
+            "post_only": bool(order.post_only),
+            "self_trade": str(order.self_trade),
+            "created_at": _TIME.to_representation(order.created_at),
+            "updated_at": _TIME.to_representation(order.updated_at),
+        }
+
     @extend_schema_field(NULLABLE_DECIMAL)
     def get_average_price(self, order: Order) -> str | None:
         if not order.filled_quantity:
@@ -133,6 +162,13 @@ class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # every pl
     @staticmethod
     def _receives(order: Order):
         return order.market.base if order.side == Order.Side.BUY else order.market.quote
+
+
+_TIME = serializers.DateTimeField()  # unbound: its output depends on settings only
+
+
+def _amount(minor_units: int | None, currency) -> str | None:
+    return None if minor_units is None else currency.format(minor_units)
 
 
 class OrderRequestSerializer(RequestSerializer):

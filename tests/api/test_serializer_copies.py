@@ -80,3 +80,27 @@ def test_a_field_holding_a_field_or_a_mutable_value_is_deep_copied():
     assert not invalid.is_valid()
     assert set(invalid.errors) == {"tags", "side"}
     assert Tagged(data={"tags": ["ok"], "side": "buy"}).is_valid()
+
+
+def test_an_order_written_out_reads_as_its_fields_give_it(funded, carol, alice):
+    """OrderSerializer writes its representation out by hand; it must be what DRF makes of the declared fields
+    (which the OpenAPI schema describes), key for key and in the same order, for orders of every shape."""
+    from tests.markets.conftest import place
+
+    resting = place(alice, funded, "sell", quantity=2_000, price=2_500, client_order_id="ask-1")
+    orders = [
+        resting,
+        place(carol, funded, "buy", quantity=500, price=2_600),  # filled at the maker's price: an average, a fee
+        place(carol, funded, "buy", type="market", quote_budget=100_000),  # a budget, no price or quantity
+        place(carol, funded, "sell", quantity=100, price=2_400, time_in_force="ioc"),  # nothing to meet: cancelled
+        place(alice, funded, "buy", quantity=100, price=2_500, self_trade="cancel_incoming"),
+        place(carol, funded, "sell", quantity=300, price=2_000, post_only=True),
+    ]
+    resting.refresh_from_db()
+    orders.append(resting)  # emptied by the market buy
+    for order in orders:
+        order.market = funded
+        written = OrderSerializer(order).data
+        generic = serializers.ModelSerializer.to_representation(OrderSerializer(order), order)
+        assert list(written.items()) == list(generic.items())
+    assert {order.status for order in orders} >= {"open", "filled", "cancelled"}
