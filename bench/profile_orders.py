@@ -58,7 +58,9 @@ def main() -> None:
         # One execute may send several statements as one string (exchange/db.run_statements); older checkouts sent
         # them as several executes in one psycopg pipeline.
         sql["executes"] += 1
-        sql["statements"] += statement.count(";\n") + 1 - statement.startswith("BEGIN\n;")  # not the transaction's BEGIN
+        # Not the transaction's BEGIN or COMMIT (sent along with the first and last statements, or on their own)
+        along = statement.startswith("BEGIN\n;") + statement.endswith(";\nCOMMIT")
+        sql["statements"] += statement.count(";\n") + 1 - along
         sql["pipelined"] += bool(context["connection"].connection._pipeline)
         return execute(statement, params, many, context)
 
@@ -82,8 +84,8 @@ def main() -> None:
     print(
         f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order, of which this process's CPU "
         f"{cpu / n * 1000:.2f} ms and its PostgreSQL backend's {backend_cpu / n * 1000:.2f} ms; per order "
-        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN goes in the first; "
-        "COMMIT not counted)"
+        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN goes in the "
+        "first, COMMIT in the last)"
     )
     with connection.cursor() as cursor:
         cursor.execute(

@@ -37,12 +37,12 @@ def record(ids: dict, batch: int, transactions_timed: int) -> tuple[list[list[st
 
     place = common.placer(batch, ids, random.Random(1))
     transactions: list[list[str]] = []
-    begin = f"BEGIN{SEPARATOR}"
+    begin, commit = f"BEGIN{SEPARATOR}", f"{SEPARATOR}COMMIT"
 
     def recording(execute, sql, params, many, context):
         sent = context["cursor"].cursor.mogrify(sql, params) if params else sql
-        # The statements only: the replays send BEGIN their own ways (run_statements sends it with the first).
-        transactions[-1].append(sent.removeprefix(begin) if not transactions[-1] else sent)
+        # The statements only: the replays send BEGIN and COMMIT their own ways (run_statements sends them along).
+        transactions[-1].append((sent.removeprefix(begin) if not transactions[-1] else sent).removesuffix(commit))
         return execute(sql, params, many, context)
 
     def run(count: int) -> None:

@@ -31,8 +31,16 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 IDLE = TransactionStatus.IDLE
 
 
-def run_statements(statements: Sequence[Statement]) -> list[list[tuple]]:
-    """Run statements in order in one round trip; return each one's rows ([] for those that return none)."""
+def run_statements(statements: Sequence[Statement], *, last: bool = False) -> list[list[tuple]]:
+    """Run statements in order in one round trip; return each one's rows ([] for those that return none).
+
+    `last`: nothing follows them in the caller's transaction. If that is the outermost atomic block (whose exit
+    commits; not a savepoint, not a test's transaction), COMMIT goes in the same query string, saving a round trip
+    (bench/code_ab.py: order_place 1.06x orders/s) and the time the market row stays locked. The block's exit then
+    finds no transaction open (psycopg sends no COMMIT then) and runs its on_commit callbacks as ever. So whatever
+    must refuse the transaction has to be in the statements (a constraint, a trigger), not in Python afterwards.
+    A failed statement or COMMIT raises here, and the block rolls back as it would have.
+    """
     db = connections[DEFAULT_DB_ALIAS]  # once: the `connection` proxy looks itself up on every attribute
     if db.vendor != "postgresql":
         results = []
@@ -52,6 +60,8 @@ def run_statements(statements: Sequence[Statement]) -> list[list[tuple]]:
     begins = _begins_transaction(db)
     if begins:
         parts.insert(0, "BEGIN")
+    if last and _commits_on_exit(db):
+        parts.append("COMMIT")
     try:
         cursor.execute(SEPARATOR.join(parts))
     except Exception:
@@ -102,6 +112,11 @@ def _begins_transaction(db) -> bool:
         return False
     raw.autocommit = True
     return True
+
+
+def _commits_on_exit(db) -> bool:
+    """Whether the caller's atomic block is the outermost and will commit when it exits."""
+    return db.in_atomic_block and len(db.atomic_blocks) == 1 and not db.needs_rollback
 
 
 def from_rows(model: type[Model], attnames: Sequence[str], rows: Iterable[Sequence]) -> list[Model]:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from exchange.db import Statement, new_instance, run_statements, update_rows_statements
@@ -103,8 +103,13 @@ def _open_accounts(pairs: set[tuple[int, int]]) -> None:
         ledger.account_for(user=User(pk=user_id), currency=Currency(pk=currency_id))
 
 
-@transaction.atomic(durable=True)
 def _place_together(batches: dict[int, list[Placement]]) -> dict[int, list[Order | DomainError]]:
+    run = _settle_together(batches)
+    return run.results(batches)  # replays of earlier orders are read after the commit
+
+
+@transaction.atomic(durable=True)
+def _settle_together(batches: dict[int, list[Placement]]) -> "_Run":
     reading = _Reading.read(batches)
     run = _Run(reading, reading.taker_rows)
     run.settle(batches)
@@ -117,7 +122,7 @@ def _place_together(batches: dict[int, list[Placement]]) -> dict[int, list[Order
             if not run.rebase(locked):
                 raise _OrderByOrder
         run.write(keys)
-    return run.results(batches)
+    return run
 
 
 @dataclass
@@ -339,7 +344,7 @@ class _Run:
 
     def write(self, keys: "_Keys") -> None:
         """Write the batch in one round trip (two if a second settlement needs more keys than were drawn), every
-        market's rows in the same statements, and schedule its feed messages."""
+        market's rows in the same statements, COMMIT with them, and schedule its feed messages."""
         placed = self.placed
         keys.draw_more(orders=len(placed), entries=sum(len(one.entries) for one in placed))
         batches = [batch for batch in self.batches.values() if batch.placed]
@@ -348,12 +353,7 @@ class _Run:
         orders = [order for batch in batches for order in batch.orders]
         trades = [trade for batch in batches for trade in batch.trades]
         levels = {(batch.market.pk, *level): change for batch in batches for level, change in batch.levels.items()}
-        on_conflict = (
-            " ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING"
-            if any(order.client_order_id is not None for order in orders)
-            else ""
-        )
-        statements = [store.insert_statement(Order, orders, keyed=True, on_conflict=on_conflict)]
+        statements = [store.insert_statement(Order, orders, keyed=True)]
         if trades:
             journal = [entry for batch in batches for entry in batch.journal]
             postings = [posting for batch in batches for posting in batch.postings]
@@ -371,15 +371,16 @@ class _Run:
                 *update_rows_statements(Market, ["sequence"], changed),
                 *store.level_change_statements(levels),
             ]
-        results = run_statements(statements)
-        if len(results[0]) != len(orders):  # a client order id went to an order in another market meanwhile
-            raise _OrderByOrder
+        try:
+            results = run_statements(statements, last=True)
+        except IntegrityError as error:
+            if store.client_order_id_taken(error):  # by an order in another market meanwhile
+                raise _OrderByOrder from error
+            raise
         for trade, (key,) in zip(trades, results[1] if trades else [], strict=True):
             trade.pk = key
         totals = defaultdict(dict)
         for market_id, side, price, quantity in results[-2] if levels else []:
-            if quantity < 0:
-                raise AssertionError(f"a book level of market {market_id} would go below zero")  # rolls back
             totals[market_id][side, price] = quantity
         for batch in batches:
             batch.written(totals[batch.market.pk])

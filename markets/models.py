@@ -164,7 +164,7 @@ class BookLevel(models.Model):
             models.UniqueConstraint(fields=["market", "side", "price"], name="book_level_one_per_price"),
         ]
         # No CHECK (quantity >= 0): PostgreSQL checks the row an upsert proposes, which carries a negative change.
-        # The settlement refuses a negative total instead (markets/services.py), and audit check 6b compares.
+        # A trigger refuses a negative total instead (migration 0004), and audit check 6b compares.
 
 
 class Trade(models.Model):

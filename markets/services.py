@@ -241,7 +241,12 @@ def order_place(*, user: User, market_id: int, request: OrderRequest, wait: bool
     if found.earlier_id is not None:
         return _replay(Order.objects.get(pk=found.earlier_id), market, request)
     settlement = _Settlement(market=market, user=user, request=request, reserve=reserve, found=found)
-    return settlement.run()
+    try:
+        return settlement.run()
+    except IntegrityError as error:  # placed in another market meanwhile: both passed the look-up
+        if store.client_order_id_taken(error):
+            raise IdempotencyConflict("This client order id is in use by another order.") from error
+        raise
 
 
 def _book_readable(request: OrderRequest) -> bool:
@@ -263,7 +268,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
     [order] = orders  # as it is under the lock
     if not order.is_open:
         raise OrderNotOpen(f"The order is {order.get_status_display().lower()} and cannot be cancelled.")
-    [cancelled] = _cancel_locked(market, orders, accounts, reason="cancelled")
+    [cancelled] = _cancel_locked(market, orders, accounts, reason="cancelled", last=True)
     return cancelled
 
 
@@ -272,7 +277,7 @@ def orders_cancel_all(*, user: User, market_id: int) -> list[Order]:
     """Cancel all of the user's open orders in a market."""
     market, orders, accounts = store.lock_market_for_cancel(user.pk, market_id=market_id)
     _must_exist(market)
-    return _cancel_locked(market, orders, accounts, reason="cancelled") if orders else []
+    return _cancel_locked(market, orders, accounts, reason="cancelled", last=True) if orders else []
 
 
 # --- settlement -------------------------------------------------------------------------------------------------
@@ -347,9 +352,9 @@ class _Settlement:
             statements.append(store.insert_order_statement(taker))
         statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
         statements += update_rows_statements(Order, MAKER_FIELDS, makers)
-        results, totals = _run_with_book_change(self.market, levels, statements)
+        results, totals = _run_with_book_change(self.market, levels, statements, last=True)
         if not trades or self.keys:
-            self._taker_inserted(taker, results[0])  # raises if the client order id went to another order meanwhile
+            self._taker_inserted(taker, results[0])
         for trade, (key,) in zip(trades, results[trades_at] if trades else [], strict=True):
             trade.pk = key
         events.on_commit_publish(
@@ -377,8 +382,6 @@ class _Settlement:
         return [account for account in self.accounts.values() if account.user_id]
 
     def _taker_inserted(self, taker: Order, keys: list[tuple]) -> None:
-        if not keys:  # ON CONFLICT DO NOTHING: the client order id went to another order meanwhile
-            raise IdempotencyConflict("This client order id is in use by another order.")
         taker.pk = keys[0][0]
         taker._state.adding = False
 
@@ -592,7 +595,9 @@ def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
     )
 
 
-def _cancel_locked(market: Market, orders: list[Order], locked: list[Account], *, reason: str) -> list[Order]:
+def _cancel_locked(
+    market: Market, orders: list[Order], locked: list[Account], *, reason: str, last: bool
+) -> list[Order]:
     """Cancel open orders of one user under the market lock, releasing exactly what each still held from the
     user's `locked` accounts in the market's currencies."""
     touched = {market.quote_id if order.side == "buy" else market.base_id for order in orders}
@@ -605,23 +610,24 @@ def _cancel_locked(market: Market, orders: list[Order], locked: list[Account], *
         levels[order.side, order.price] -= order.quantity - order.filled_quantity
     statements = update_rows_statements(Account, ["balance", "held"], accounts.values())
     statements += update_rows_statements(Order, ["reserved", "status", "reason", "updated_at"], orders)
-    _, totals = _run_with_book_change(market, levels, statements)
+    _, totals = _run_with_book_change(market, levels, statements, last=last)
     events.on_commit_publish(market=market, levels=totals, trades=[], orders=orders, accounts=list(accounts.values()))
     return orders
 
 
-def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], statements: list) -> tuple[list, list]:
-    """Run the statements of a change in one round trip. If book levels changed (`levels`: the change of each
-    level's open quantity), bump the book's sequence and apply the changes to the levels in the same trip,
-    returning each changed level's new total (0 = the level is gone)."""
+def _run_with_book_change(
+    market: Market, levels: dict[tuple[str, int], int], statements: list, *, last: bool = False
+) -> tuple[list, list]:
+    """Run the statements of a change in one round trip (with COMMIT if `last`: run_statements). If book levels
+    changed (`levels`: the change of each level's open quantity), bump the book's sequence and apply the changes to
+    the levels in the same trip, returning each changed level's new total (0 = the level is gone; the database
+    refuses one below zero)."""
     if levels:
         market.sequence += 1
         changes = {(market.pk, *level): change for level, change in levels.items()}
         statements = [*statements, store.sequence_statement(market), *store.level_change_statements(changes)]
-    results = run_statements(statements)
+    results = run_statements(statements, last=last)
     totals = {(side, price): quantity for _, side, price, quantity in results[-2]} if levels else {}
-    if any(quantity < 0 for quantity in totals.values()):
-        raise AssertionError(f"a book level of {market.symbol} would go below zero: {totals}")  # rolls back
     return results, [(side, price, totals[side, price]) for side, price in sorted(levels)]
 
 

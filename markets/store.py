@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections
 from django.db.models import Model
 from psycopg import errors
 
@@ -177,7 +177,7 @@ def open_orders_statement(*, market_id: int, user_id: int) -> Statement:
 
 
 def insert_statement(
-    model: type[Model], objects: Sequence[Model], *, returning: bool = True, on_conflict: str = "", keyed: bool = False
+    model: type[Model], objects: Sequence[Model], *, returning: bool = True, keyed: bool = False
 ) -> Statement:
     """One multi-row INSERT of the objects' concrete fields, RETURNING their keys in order. The key is left to the
     database unless `keyed`: then each object brings its own (from allocate_keys_statement).
@@ -190,9 +190,9 @@ def insert_statement(
     returning = " RETURNING id" if returning else ""
     columns = [db_values(field, objects, db) for field in fields]
     if db.vendor == "postgresql":
-        return f"{head}{on_conflict}{returning}", columns
+        return f"{head}{returning}", columns
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = f"{head} VALUES {', '.join([row] * len(objects))}{on_conflict}{returning}"
+    sql = f"{head} VALUES {', '.join([row] * len(objects))}{returning}"
     return sql, [value for values in zip(*columns) for value in values]
 
 
@@ -208,15 +208,21 @@ def _insert_head(model: type[Model], vendor: str, keyed: bool) -> tuple[str, lis
 
 
 def insert_order_statement(order: Order, *, keyed: bool = False) -> Statement:
-    """Insert one order; a client order id the user has used already inserts nothing (and returns no key)."""
-    if order.client_order_id is None:
-        return insert_statement(Order, [order], keyed=keyed)
-    return insert_statement(
-        Order,
-        [order],
-        keyed=keyed,
-        on_conflict=" ON CONFLICT (user_id, client_order_id) WHERE client_order_id IS NOT NULL DO NOTHING",
-    )
+    """Insert one order. A client order id the user has used already (by an order placed in another market since
+    the look-up under this one's lock) fails the statement, so the transaction can commit in the same round trip
+    (see client_order_id_taken)."""
+    return insert_statement(Order, [order], keyed=keyed)
+
+
+CLIENT_ORDER_ID_UNIQUE = "order_client_id_per_user"
+
+
+def client_order_id_taken(error: IntegrityError) -> bool:
+    """Whether the error is an order's insert meeting a client order id its user has used already."""
+    diagnostics = getattr(error.__cause__, "diag", None)  # psycopg's: it names the index
+    if diagnostics is not None:
+        return diagnostics.constraint_name == CLIENT_ORDER_ID_UNIQUE
+    return "markets_order.client_order_id" in str(error)  # SQLite names the columns
 
 
 def allocate_keys_statement(model: type[Model], count: int) -> Statement:

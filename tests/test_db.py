@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from exchange.db import constant, from_rows, new_instance, run_statements
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,15 +47,29 @@ def test_a_failing_statement_raises_djangos_error_and_the_transaction_keeps_noth
     assert run_statements([("SELECT COUNT(*) FROM scratch_rows", [])]) == [[(0,)]]
 
 
-@pytest.mark.postgres
-def test_on_postgresql_the_statements_are_one_round_trip(scratch):
-    sent = []
+@pytest.fixture
+def notices():
+    """PostgreSQL's notices to this connection: a BEGIN or COMMIT sent twice draws one."""
+    connection.ensure_connection()
+    received = []
+    connection.connection.add_notice_handler(received.append)
+    yield received
+    connection.connection.remove_notice_handler(received.append)
 
+
+def sending_into(sent: list):
+    """An execute wrapper keeping every query string sent."""
     def sending(execute, sql, params, many, context):
         sent.append(sql)
         return execute(sql, params, many, context)
 
-    with transaction.atomic(), connection.execute_wrapper(sending):
+    return connection.execute_wrapper(sending)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_statements_are_one_round_trip(scratch):
+    sent = []
+    with transaction.atomic(), sending_into(sent):
         results = run_statements(
             [
                 ("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10]),
@@ -67,35 +82,63 @@ def test_on_postgresql_the_statements_are_one_round_trip(scratch):
 
 
 @pytest.mark.postgres
-def test_a_transactions_first_statements_carry_its_begin(scratch):
+def test_a_transactions_first_statements_carry_its_begin(scratch, notices):
     """psycopg sends BEGIN as a round trip of its own before a transaction's first statement; run_statements sends
     it with the statements instead, and psycopg sends none: a second BEGIN would draw PostgreSQL's warning."""
-    sent, notices = [], []
-
-    def sending(execute, sql, params, many, context):
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    connection.ensure_connection()
-    raw = connection.connection
-    raw.add_notice_handler(notices.append)
-    try:
-        for number in (1, 2):  # and again in the next transaction
-            sent.clear()
-            with connection.execute_wrapper(sending), transaction.atomic():
-                run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [number, 10])])
-                [[(count,)]] = run_statements([("SELECT COUNT(*) FROM scratch_rows", [])])
-            assert [sql.startswith("BEGIN") for sql in sent] == [True, False]
-            assert count == number
-        # One transaction up to the end of the block: a failure in a later round trip takes back the first's rows.
-        with pytest.raises(IntegrityError), transaction.atomic():
-            run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [9, 10])])
-            run_statements([("UPDATE scratch_rows SET amount = amount - %s WHERE id = %s", [11, 9])])  # breaks the CHECK
-    finally:
-        raw.remove_notice_handler(notices.append)
+    sent = []
+    for number in (1, 2):  # and again in the next transaction
+        sent.clear()
+        with sending_into(sent), transaction.atomic():
+            run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [number, 10])])
+            [[(count,)]] = run_statements([("SELECT COUNT(*) FROM scratch_rows", [])])
+        assert [sql.startswith("BEGIN") for sql in sent] == [True, False]
+        assert count == number
+    # One transaction up to the end of the block: a failure in a later round trip takes back the first's rows.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [9, 10])])
+        run_statements([("UPDATE scratch_rows SET amount = amount - %s WHERE id = %s", [11, 9])])  # breaks the CHECK
     assert notices == []
     assert run_statements([("SELECT id FROM scratch_rows ORDER BY id", [])]) == [[(1,), (2,)]]
-    assert connection.get_autocommit() and raw.autocommit  # outside a block, as Django left it
+    assert connection.get_autocommit() and connection.connection.autocommit  # outside a block, as Django left it
+
+
+def others_see(table: str) -> list[tuple]:
+    """The rows another connection sees: what has committed."""
+    [rows] = run_together([lambda: run_statements([(f"SELECT id FROM {table} ORDER BY id", [])])[0]])
+    return rows
+
+
+@pytest.mark.postgres
+def test_the_last_statements_of_a_transaction_carry_its_commit(scratch, notices):
+    """With `last`, COMMIT goes along: the rows are committed before the block ends, Django's exit sends nothing
+    more (a second COMMIT would draw PostgreSQL's warning), and on_commit callbacks run at the exit as ever."""
+    sent, called = [], []
+    with sending_into(sent), transaction.atomic():
+        run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10])])
+        run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [2, 20])], last=True)
+        transaction.on_commit(lambda: called.append(others_see(scratch)))
+        assert others_see(scratch) == [(1,), (2,)]
+        assert not called
+    assert [(sql.startswith("BEGIN"), sql.endswith("COMMIT")) for sql in sent] == [(True, False), (False, True)]
+    assert called == [[(1,), (2,)]]
+    # A failure in the last statements (or in their COMMIT) rolls everything back, as without `last`.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [3, 10])])
+        run_statements([("UPDATE scratch_rows SET amount = amount - %s WHERE id = %s", [11, 3])], last=True)
+    assert notices == []
+    assert others_see(scratch) == [(1,), (2,)]
+    assert connection.get_autocommit() and connection.connection.autocommit
+
+
+def test_last_statements_in_a_nested_block_leave_the_commit_to_the_outermost(scratch):
+    """In a savepoint (or a test's transaction) the outer block decides: a failure after the nested block still
+    takes its rows back."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with transaction.atomic():
+            run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10])], last=True)
+        assert run_statements([("SELECT id FROM scratch_rows", [])]) == [[(1,)]]
+        raise RuntimeError("the outer block fails")
+    assert others_see(scratch) == []
 
 
 @pytest.mark.postgres

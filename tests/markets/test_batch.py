@@ -11,7 +11,7 @@ import random
 import pytest
 from django.contrib.auth.models import User
 
-from exchange.errors import DomainError, InsufficientFunds
+from exchange.errors import DomainError, IdempotencyConflict, InsufficientFunds
 from ledger import services as ledger
 from ledger.models import Account
 from markets import batch as batches
@@ -277,6 +277,44 @@ def test_a_batch_whose_second_settlement_meets_an_unlocked_maker_is_placed_order
     assert (filled.status, filled.filled_quote) == ("filled", 2_100)
     assert Trade.objects.get().maker_order_id == standing.pk
     assert account(maker, gold_buck.quote).balance == 2_100
+    assert_audit_passes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_order_id_taken_in_another_market_meanwhile_sends_the_batch_order_by_order(
+    gold_buck, traders, alice, monkeypatch
+):
+    """The batch looked the client order id up under its market's lock; an order in another market takes it before
+    the batch writes. The batch's insert fails in the database (the COMMIT sent with it never runs), and its orders
+    are placed one by one: that one is refused, the others placed."""
+    seller, buyer = traders
+    hour = make_currency(alice, "HOUR", decimals=1)
+    hour_buck = markets.market_create(user=alice, base=hour, quote=gold_buck.quote)
+    fund(seller, hour, 10_000)
+    lock_and_draw = batches._lock_accounts_and_draw_keys
+    elsewhere = []
+
+    def taken_first(batch):
+        elsewhere.extend(run_together([lambda: place(seller, hour_buck, "sell", quantity=10, price=3_000,
+                                                      client_order_id="bot-1")]))
+        monkeypatch.setattr(batches, "_lock_accounts_and_draw_keys", lock_and_draw)
+        return lock_and_draw(batch)
+
+    monkeypatch.setattr(batches, "_lock_accounts_and_draw_keys", taken_first)
+    alone = []
+    monkeypatch.setattr(batches, "place_alone", lambda *args: alone.append(args) or place_alone(*args))
+    ask = Placement(
+        user_id=seller.pk,
+        request=OrderRequest(side="sell", type="limit", quantity=1_000, price=2_100, client_order_id="bot-1"),
+    )
+    bid = Placement(user_id=buyer.pk, request=OrderRequest(side="buy", type="limit", quantity=1_000, price=2_000))
+    refused, resting = orders_place_batch(market_id=gold_buck.pk, placements=[ask, bid])
+    [taken] = elsewhere
+    assert len(alone) == 2
+    assert isinstance(refused, IdempotencyConflict)
+    assert (resting.status, resting.side) == ("open", "buy")
+    assert list(Order.objects.filter(user=seller, client_order_id="bot-1")) == [taken]
+    assert list(Order.objects.filter(market=gold_buck)) == [resting]
     assert_audit_passes()
 
 

@@ -1,9 +1,11 @@
 """Book levels: each (side, price) keeps the open quantity of its orders through every kind of change."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
+from exchange.db import run_statements
 from ledger.audit import run_all
-from markets import selectors
+from markets import selectors, store
 from markets import services as markets
 from markets.models import BookLevel
 from tests.helpers import assert_audit_passes
@@ -37,6 +39,19 @@ def test_levels_follow_resting_filling_self_trade_and_cancelling(gold_buck, trad
     assert levels(gold_buck) == {}
     assert first.pk and not BookLevel.objects.exists()
     assert_audit_passes()
+
+
+def test_the_database_refuses_a_level_below_zero(gold_buck, traders):
+    """The settlement's statements end in COMMIT, so no check in Python after them could roll back: the database
+    refuses a level that would go below zero, whether the change meets the level (an update) or makes it."""
+    seller, _ = traders
+    place(seller, gold_buck, "sell", quantity=100, price=2_500)
+    for level, change in ((("sell", 2_500), -101), (("sell", 2_600), -1), (("buy", 2_000), -5)):
+        with pytest.raises(IntegrityError, match="below zero"), transaction.atomic():
+            run_statements(store.level_change_statements({(gold_buck.pk, *level): change}))
+    with transaction.atomic():  # down to zero is allowed; the level is then deleted
+        run_statements(store.level_change_statements({(gold_buck.pk, "sell", 2_500): -100}))
+    assert levels(gold_buck) == {}
 
 
 def test_a_snapshot_reads_the_levels_best_first(gold_buck, traders):

@@ -17,7 +17,7 @@ HOUSEKEEPING = ("PREPARE ", "DEALLOCATE ")  # exchange/prepared.py: sent along w
 # sends a list of statements as one query string, one round trip; SQLite, having no round trips, runs them one by
 # one, so there the two figures are equal.
 # Inside a test the service's transaction is a savepoint: 2 of each figure are SAVEPOINT and RELEASE. In production
-# they are the transaction's BEGIN, which goes in the first round trip (exchange/db.py), and COMMIT, a round trip.
+# they are the transaction's BEGIN and COMMIT, which go in its first and last round trips (exchange/db.py).
 
 
 def on(postgresql: tuple[int, int], sqlite: tuple[int, int]) -> tuple[int, int]:

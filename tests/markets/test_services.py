@@ -319,6 +319,25 @@ def test_client_order_id_makes_placement_idempotent(gold_buck, traders):
         place(trader, gold_buck, "buy", quantity=200, price=2_500, client_order_id="bot-1")
 
 
+def test_an_insert_meeting_a_used_client_order_id_is_told_from_other_refusals(gold_buck, traders):
+    """order_place and the batch turn this error, and only this one, into a refusal of the client order id."""
+    from django.db import IntegrityError, transaction
+
+    from exchange.db import run_statements
+    from markets import store
+
+    trader, _ = traders
+    first = place(trader, gold_buck, "buy", quantity=100, price=2_500, client_order_id="bot-1")
+    twin = Order.objects.get(pk=first.pk)
+    twin.pk = None
+    overdrawn = Order.objects.get(pk=first.pk)
+    overdrawn.pk, overdrawn.client_order_id, overdrawn.reserved = None, "bot-2", -1
+    for order, taken in ((twin, True), (overdrawn, False)):
+        with pytest.raises(IntegrityError) as refused, transaction.atomic():
+            run_statements([store.insert_order_statement(order)])
+        assert store.client_order_id_taken(refused.value) is taken
+
+
 def test_open_orders_per_market_are_bounded_inside_the_transaction(gold_buck, traders, monkeypatch):
     from exchange.errors import TooManyOpenOrders
 
