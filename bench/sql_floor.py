@@ -9,7 +9,8 @@ string each transaction sent is recorded. Those strings are then
 replayed with bare psycopg (a few µs of Python per round trip), order by order, on copies of the database made
 before the first order (CREATE DATABASE ... TEMPLATE), so every statement meets the rows it met the first time:
 - as sent: BEGIN and COMMIT each a round trip of its own, as psycopg sends them by itself;
-- with BEGIN sent along with the first string and COMMIT with the last: two round trips fewer per order.
+- with BEGIN sent along with the first string and COMMIT with the last, as the exchange sends them: two round
+  trips fewer per order.
 Printed for each, per order: orders/s, wall time, the CPU of the client process and of its PostgreSQL backend, and orders/s
 against pgbench's 1-client ceiling measured in the same run.
 """
