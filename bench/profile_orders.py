@@ -52,7 +52,7 @@ def main() -> None:
 
     import psycopg
 
-    sql = {"executes": 0, "statements": 0, "pipelined": 0, "pipelines": 0}
+    sql = {"executes": 0, "statements": 0, "pipelined": 0, "pipelines": 0, "commits": 0}
 
     def count_sql(execute, statement, params, many, context):
         # One execute may send several statements as one string (exchange/db.run_statements); older checkouts sent
@@ -71,21 +71,29 @@ def main() -> None:
         return real_pipeline(self)
 
     psycopg.Connection.pipeline = pipeline
+    real_commit = psycopg.Connection.commit
+
+    def commit(self):  # a COMMIT of its own (psycopg sends none when the transaction has ended already)
+        sql["commits"] += self.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        return real_commit(self)
+
+    psycopg.Connection.commit = commit
 
     for _ in range(200 // per_call + 5):  # warm up: imports, plans, a book to trade against
         place()
+    sql["commits"] = 0
     with connection.execute_wrapper(count_sql), common.timed(common.backend_pid()) as spent:
         for _ in range(args.orders // per_call):
             place()
     elapsed, cpu, backend_cpu = spent["wall"], spent["cpu"], spent["backend"]
     n = args.orders // per_call * per_call
-    round_trips = sql["executes"] - sql["pipelined"] + sql["pipelines"]
+    round_trips = sql["executes"] - sql["pipelined"] + sql["pipelines"] + sql["commits"]
     print(f"code: {args.root}; load average {os.getloadavg()[0]:.2f}")
     print(
         f"{n} orders: {n / elapsed:.0f} orders/s, {elapsed / n * 1000:.2f} ms per order, of which this process's CPU "
         f"{cpu / n * 1000:.2f} ms and its PostgreSQL backend's {backend_cpu / n * 1000:.2f} ms; per order "
-        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (BEGIN goes in the "
-        "first, COMMIT in the last)"
+        f"{sql['statements'] / n:.2f} SQL statements in {round_trips / n:.2f} round trips (a COMMIT sent alone counted; "
+        "not a BEGIN psycopg sends alone, as before dd09a5f)"
     )
     with connection.cursor() as cursor:
         cursor.execute(
