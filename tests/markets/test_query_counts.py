@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from exchange.db import SEPARATOR
 from tests.markets.conftest import place
@@ -27,14 +26,19 @@ def on(postgresql: tuple[int, int], sqlite: tuple[int, int]) -> tuple[int, int]:
 
 @contextmanager
 def sql_counted():
-    """Count the statements run inside the block and the round trips they took."""
-    figures = SimpleNamespace()
-    with CaptureQueriesContext(connection) as captured:
+    """Count the statements run inside the block and the round trips they took: what went through a cursor.
+    (Not CaptureQueriesContext: it also lists Django's BEGIN and COMMIT markers, which are no round trip when the
+    transaction began with its first statements or ended with its last.)"""
+    figures = SimpleNamespace(sent=[])
+
+    def sending(execute, sql, params, many, context):
+        figures.sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(sending):
         yield figures
-    figures.statements = sum(
-        not part.startswith(HOUSEKEEPING) for query in captured for part in query["sql"].split(SEPARATOR)
-    )
-    figures.round_trips = len(captured)
+    figures.statements = sum(not part.startswith(HOUSEKEEPING) for sql in figures.sent for part in sql.split(SEPARATOR))
+    figures.round_trips = len(figures.sent)
     figures.both = (figures.statements, figures.round_trips)
 
 
@@ -107,3 +111,25 @@ def test_cancelling_all_of_a_users_orders(gold_buck, traders):
         cancelled = orders_cancel_all(user=buyer, market_id=gold_buck.pk)
     assert len(cancelled) == 3
     assert sql.both == CANCEL
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_tests_transaction_begin_and_commit_cost_no_round_trip(gold_buck, traders):
+    """In production the service's block is the outermost: BEGIN goes in its first round trip and COMMIT in its last,
+    so each case is the statements pinned above in two round trips fewer (no SAVEPOINT or RELEASE to send)."""
+    from markets.services import order_cancel
+
+    seller, buyer = traders
+    resting = place(buyer, gold_buck, "buy", quantity=100, price=2_000)
+    place(seller, gold_buck, "sell", quantity=100, price=2_500)
+    cases = [
+        (lambda: place(buyer, gold_buck, "buy", quantity=100, price=2_000), RESTING_ORDER),
+        (lambda: place(buyer, gold_buck, "buy", quantity=100, price=2_500), ORDER_TAKING_MAKERS),
+        (lambda: order_cancel(user=buyer, order_id=resting.pk), CANCEL),
+    ]
+    for call, (statements, round_trips) in cases:
+        with sql_counted() as sql:
+            call()
+        assert sql.both == (statements, round_trips - 2)
+        assert sql.sent[0].startswith("BEGIN" + SEPARATOR) and sql.sent[-1].endswith(SEPARATOR + "COMMIT")
