@@ -130,6 +130,29 @@ def test_the_last_statements_of_a_transaction_carry_its_commit(scratch, notices)
     assert connection.get_autocommit() and connection.connection.autocommit
 
 
+@pytest.mark.postgres
+def test_a_commit_that_fails_raises_from_the_last_statements_and_keeps_nothing(scratch):
+    """A deferred constraint is checked at COMMIT, which now goes with the last statements: its failure raises
+    there, as Django's COMMIT would have raised at the block's end, and the transaction keeps nothing."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE scratch_refs (id integer PRIMARY KEY, "
+            "row_id integer REFERENCES scratch_rows (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    after_the_call = []
+    try:
+        with pytest.raises(IntegrityError, match="scratch_refs"), transaction.atomic():
+            run_statements([("INSERT INTO scratch_rows (id, amount) VALUES (%s, %s)", [1, 10])])
+            run_statements([("INSERT INTO scratch_refs (id, row_id) VALUES (%s, %s)", [1, 99])], last=True)
+            after_the_call.append(True)
+        assert after_the_call == []
+        assert others_see(scratch) == []
+        assert run_statements([("SELECT COUNT(*) FROM scratch_refs", [])]) == [[(0,)]]  # the connection is fine
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE scratch_refs")
+
+
 def test_last_statements_in_a_nested_block_leave_the_commit_to_the_outermost(scratch):
     """In a savepoint (or a test's transaction) the outer block decides: a failure after the nested block still
     takes its rows back."""
