@@ -29,7 +29,7 @@ test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest -m "not browser" -q
 	@echo "The ledger and markets once more on the embedded default (SQLite, in-memory channel layer):"
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q tests/ledger/test_services.py tests/ledger/test_pages.py \
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -m "not postgres" tests/ledger/test_services.py tests/ledger/test_pages.py \
 		tests/markets/test_services.py tests/markets/test_query_counts.py tests/markets/test_simulate.py \
 		tests/markets/test_book_levels.py
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
