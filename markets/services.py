@@ -268,7 +268,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
     [order] = orders  # as it is under the lock
     if not order.is_open:
         raise OrderNotOpen(f"The order is {order.get_status_display().lower()} and cannot be cancelled.")
-    [cancelled] = _cancel_locked(market, orders, accounts, reason="cancelled", last=True)
+    [cancelled] = _cancel_locked(market, orders, accounts, reason="cancelled")
     return cancelled
 
 
@@ -277,7 +277,7 @@ def orders_cancel_all(*, user: User, market_id: int) -> list[Order]:
     """Cancel all of the user's open orders in a market."""
     market, orders, accounts = store.lock_market_for_cancel(user.pk, market_id=market_id)
     _must_exist(market)
-    return _cancel_locked(market, orders, accounts, reason="cancelled", last=True) if orders else []
+    return _cancel_locked(market, orders, accounts, reason="cancelled") if orders else []
 
 
 # --- settlement -------------------------------------------------------------------------------------------------
@@ -337,22 +337,22 @@ class _Settlement:
                     for key in entry_keys
                 ]
                 statements += [
-                    store.insert_order_statement(taker, keyed=True),
+                    store.insert_statement(Order, [taker], keyed=True),
                     store.insert_statement(JournalEntry, journal, returning=False, keyed=True),
                 ]
             else:
                 entry = JournalEntry(kind=JournalEntry.Kind.TRADE, created_at=self.now)
                 journal = store.insert_statement(JournalEntry, [entry] * len(entries))
-                [taker_key, entry_keys] = run_statements([store.insert_order_statement(taker), journal])
+                [taker_key, entry_keys] = run_statements([store.insert_statement(Order, [taker]), journal])
                 self._taker_inserted(taker, taker_key)
                 entry_keys = [key for (key,) in entry_keys]
             trades_at = len(statements) + 1
             statements += self._trade_statements(trades, entry_keys, postings, taker)
         else:
-            statements.append(store.insert_order_statement(taker))
+            statements.append(store.insert_statement(Order, [taker]))
         statements += update_rows_statements(Account, ["balance", "held"], self.accounts.values())
         statements += update_rows_statements(Order, MAKER_FIELDS, makers)
-        results, totals = _run_with_book_change(self.market, levels, statements, last=True)
+        results, totals = _run_with_book_change(self.market, levels, statements)
         if not trades or self.keys:
             self._taker_inserted(taker, results[0])
         for trade, (key,) in zip(trades, results[trades_at] if trades else [], strict=True):
@@ -595,11 +595,9 @@ def _order_update(row: RestingRow, *, status: str, reason: str, now) -> Order:
     )
 
 
-def _cancel_locked(
-    market: Market, orders: list[Order], locked: list[Account], *, reason: str, last: bool
-) -> list[Order]:
+def _cancel_locked(market: Market, orders: list[Order], locked: list[Account], *, reason: str) -> list[Order]:
     """Cancel open orders of one user under the market lock, releasing exactly what each still held from the
-    user's `locked` accounts in the market's currencies."""
+    user's `locked` accounts in the market's currencies; the last statements of the caller's transaction."""
     touched = {market.quote_id if order.side == "buy" else market.base_id for order in orders}
     accounts = {account.currency_id: account for account in locked if account.currency_id in touched}
     now = timezone.now()
@@ -610,23 +608,21 @@ def _cancel_locked(
         levels[order.side, order.price] -= order.quantity - order.filled_quantity
     statements = update_rows_statements(Account, ["balance", "held"], accounts.values())
     statements += update_rows_statements(Order, ["reserved", "status", "reason", "updated_at"], orders)
-    _, totals = _run_with_book_change(market, levels, statements, last=last)
+    _, totals = _run_with_book_change(market, levels, statements)
     events.on_commit_publish(market=market, levels=totals, trades=[], orders=orders, accounts=list(accounts.values()))
     return orders
 
 
-def _run_with_book_change(
-    market: Market, levels: dict[tuple[str, int], int], statements: list, *, last: bool = False
-) -> tuple[list, list]:
-    """Run the statements of a change in one round trip (with COMMIT if `last`: run_statements). If book levels
-    changed (`levels`: the change of each level's open quantity), bump the book's sequence and apply the changes to
-    the levels in the same trip, returning each changed level's new total (0 = the level is gone; the database
-    refuses one below zero)."""
+def _run_with_book_change(market: Market, levels: dict[tuple[str, int], int], statements: list) -> tuple[list, list]:
+    """Run the last statements of a change in one round trip, COMMIT with them (run_statements' `last`). If book
+    levels changed (`levels`: the change of each level's open quantity), bump the book's sequence and apply the
+    changes to the levels in the same trip, returning each changed level's new total (0 = the level is gone; the
+    database refuses one below zero)."""
     if levels:
         market.sequence += 1
         changes = {(market.pk, *level): change for level, change in levels.items()}
         statements = [*statements, store.sequence_statement(market), *store.level_change_statements(changes)]
-    results = run_statements(statements, last=last)
+    results = run_statements(statements, last=True)
     totals = {(side, price): quantity for _, side, price, quantity in results[-2]} if levels else {}
     return results, [(side, price, totals[side, price]) for side, price in sorted(levels)]
 

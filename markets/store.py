@@ -207,18 +207,13 @@ def _insert_head(model: type[Model], vendor: str, keyed: bool) -> tuple[str, lis
     return head, fields
 
 
-def insert_order_statement(order: Order, *, keyed: bool = False) -> Statement:
-    """Insert one order. A client order id the user has used already (by an order placed in another market since
-    the look-up under this one's lock) fails the statement, so the transaction can commit in the same round trip
-    (see client_order_id_taken)."""
-    return insert_statement(Order, [order], keyed=keyed)
-
-
 CLIENT_ORDER_ID_UNIQUE = "order_client_id_per_user"
 
 
 def client_order_id_taken(error: IntegrityError) -> bool:
-    """Whether the error is an order's insert meeting a client order id its user has used already."""
+    """Whether the error is an order's insert meeting a client order id its user has used already: taken by an
+    order placed in another market since the look-up under this one's lock. The insert fails on the unique index
+    (not ON CONFLICT DO NOTHING and a check afterwards), so the transaction can commit with its last statements."""
     diagnostics = getattr(error.__cause__, "diag", None)  # psycopg's: it names the index
     if diagnostics is not None:
         return diagnostics.constraint_name == CLIENT_ORDER_ID_UNIQUE

@@ -1,6 +1,7 @@
-"""Helpers for asserting on the whole state of the exchange."""
+"""Helpers for asserting on the whole state of the exchange, and on what reaches the database."""
 
 from django.core.management import call_command
+from django.db import connection
 
 from ledger.audit import run_all
 from ledger.models import Account, JournalEntry, Posting, SupplyChange, Transfer
@@ -15,6 +16,17 @@ def ledger_state() -> dict:
         "transfers": Transfer.objects.count(),
         "supply_changes": SupplyChange.objects.count(),
     }
+
+
+def sending_into(sent: list):
+    """An execute wrapper (a context manager) keeping every query string sent through a cursor: one per round trip
+    on PostgreSQL (exchange/db.run_statements)."""
+
+    def sending(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(sending)
 
 
 def assert_audit_passes() -> None:

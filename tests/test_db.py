@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 
 from exchange.db import constant, from_rows, new_instance, run_statements
 from tests.concurrency import run_together
+from tests.helpers import sending_into
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,15 +56,6 @@ def notices():
     connection.connection.add_notice_handler(received.append)
     yield received
     connection.connection.remove_notice_handler(received.append)
-
-
-def sending_into(sent: list):
-    """An execute wrapper keeping every query string sent."""
-    def sending(execute, sql, params, many, context):
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    return connection.execute_wrapper(sending)
 
 
 @pytest.mark.postgres

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from exchange.db import SEPARATOR
+from tests.helpers import sending_into
 from tests.markets.conftest import place
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +31,7 @@ def sql_counted():
     (Not CaptureQueriesContext: it also lists Django's BEGIN and COMMIT markers, which are no round trip when the
     transaction began with its first statements or ended with its last.)"""
     figures = SimpleNamespace(sent=[])
-
-    def sending(execute, sql, params, many, context):
-        figures.sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(sending):
+    with sending_into(figures.sent):
         yield figures
     figures.statements = sum(not part.startswith(HOUSEKEEPING) for sql in figures.sent for part in sql.split(SEPARATOR))
     figures.round_trips = len(figures.sent)

@@ -334,7 +334,7 @@ def test_an_insert_meeting_a_used_client_order_id_is_told_from_other_refusals(go
     overdrawn.pk, overdrawn.client_order_id, overdrawn.reserved = None, "bot-2", -1
     for order, taken in ((twin, True), (overdrawn, False)):
         with pytest.raises(IntegrityError) as refused, transaction.atomic():
-            run_statements([store.insert_order_statement(order)])
+            run_statements([store.insert_statement(Order, [order])])
         assert store.client_order_id_taken(refused.value) is taken
 
 
